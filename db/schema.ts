@@ -1,0 +1,276 @@
+/**
+ * The points ledger and the business objects around it. Points and money are integers (points,
+ * fen); times are UTC DATETIME(3) written by the application. Only SQL that MySQL 8, MariaDB 10.11
+ * and TiDB all accept: no triggers, no procedures, no CHECK-dependent logic.
+ */
+import {
+  bigint,
+  date,
+  datetime,
+  index,
+  int,
+  json,
+  mysqlEnum,
+  mysqlTable,
+  primaryKey,
+  uniqueIndex,
+  varchar,
+} from 'drizzle-orm/mysql-core'
+
+const id = (name = 'id') => bigint(name, { mode: 'number', unsigned: true }).autoincrement().primaryKey()
+const ref = (name: string) => bigint(name, { mode: 'number', unsigned: true })
+const points = (name: string) => bigint(name, { mode: 'number' })
+const fen = (name: string) => bigint(name, { mode: 'number' })
+const utc = (name: string) => datetime(name, { mode: 'date', fsp: 3 })
+
+export const users = mysqlTable('users', {
+  id: id(),
+  openid: varchar('openid', { length: 64 }).notNull().unique('users_openid_uq'),
+  unionid: varchar('unionid', { length: 64 }),
+  nickname: varchar('nickname', { length: 64 }).notNull().default(''),
+  avatarUrl: varchar('avatar_url', { length: 512 }).notNull().default(''),
+  createdAt: utc('created_at').notNull(),
+  updatedAt: utc('updated_at').notNull(),
+})
+
+export const MERCHANT_STATUSES = ['PENDING_REVIEW', 'ACTIVE', 'REJECTED', 'SUSPENDED'] as const
+
+export const merchants = mysqlTable(
+  'merchants',
+  {
+    id: id(),
+    /** The applicant; becomes merchant_owner on approval. One merchant per applicant. */
+    ownerUserId: ref('owner_user_id').notNull().unique('merchants_owner_uq'),
+    name: varchar('name', { length: 64 }).notNull(),
+    description: varchar('description', { length: 500 }).notNull().default(''),
+    logoUrl: varchar('logo_url', { length: 512 }).notNull().default(''),
+    contactPhone: varchar('contact_phone', { length: 255 }).notNull(),
+    status: mysqlEnum('status', MERCHANT_STATUSES).notNull(),
+    earnPoints: int('earn_points').notNull(),
+    perFen: int('per_fen').notNull(),
+    minOrderFen: fen('min_order_fen').notNull(),
+    maxPointsPerOrder: points('max_points_per_order'),
+    dailyCapPerUser: points('daily_cap_per_user'),
+    createdAt: utc('created_at').notNull(),
+    updatedAt: utc('updated_at').notNull(),
+  },
+  (t) => [index('merchants_status_idx').on(t.status, t.id)],
+)
+
+/** Staff membership; a user serves at most one merchant (the owner is on merchants). */
+export const merchantStaff = mysqlTable(
+  'merchant_staff',
+  {
+    userId: ref('user_id').primaryKey(),
+    merchantId: ref('merchant_id').notNull(),
+    createdAt: utc('created_at').notNull(),
+  },
+  (t) => [index('merchant_staff_merchant_idx').on(t.merchantId)],
+)
+
+export const ACCOUNT_KINDS = ['USER', 'MERCHANT_ISSUANCE', 'GIFT_ESCROW', 'PLATFORM'] as const
+export type AccountKind = (typeof ACCOUNT_KINDS)[number]
+
+/**
+ * One row per account. Only USER accounts keep a stored balance and an entry sequence: they are
+ * locked and updated inside the transaction that writes their entry. System accounts (merchant
+ * issuance, gift escrow, platform) are never locked or updated — their balance is the sum of their
+ * entries — so a busy merchant or the escrow never becomes one hot row that every commit queues on.
+ */
+export const accounts = mysqlTable(
+  'accounts',
+  {
+    id: id(),
+    kind: mysqlEnum('kind', ACCOUNT_KINDS).notNull(),
+    ownerId: ref('owner_id').notNull(),
+    balance: points('balance').notNull().default(0),
+    lastSeq: bigint('last_seq', { mode: 'number', unsigned: true }).notNull().default(0),
+    /** Net points from EARN, REFUND_CLAWBACK and MERCHANT_GRANT entries, kept beside the balance so
+     * reading it never scans the history. */
+    totalEarned: points('total_earned').notNull().default(0),
+    createdAt: utc('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('accounts_kind_owner_uq').on(t.kind, t.ownerId)],
+)
+
+export const TRANSFER_KINDS = [
+  'EARN',
+  'REFUND_CLAWBACK',
+  'GIFT_SEND',
+  'GIFT_RECEIVE',
+  'GIFT_RETURN',
+  'MERCHANT_GRANT',
+  'ADMIN_ADJUST',
+] as const
+export type TransferKind = (typeof TRANSFER_KINDS)[number]
+
+/** One movement of points between two accounts; the business key makes every movement happen once. */
+export const transfers = mysqlTable(
+  'transfers',
+  {
+    id: id(),
+    businessKey: varchar('business_key', { length: 96 }).notNull().unique('transfers_business_key_uq'),
+    kind: mysqlEnum('kind', TRANSFER_KINDS).notNull(),
+    debitAccountId: ref('debit_account_id').notNull(),
+    creditAccountId: ref('credit_account_id').notNull(),
+    points: points('points').notNull(),
+    merchantId: ref('merchant_id'),
+    refId: varchar('ref_id', { length: 64 }),
+    createdAt: utc('created_at').notNull(),
+  },
+  (t) => [index('transfers_merchant_kind_idx').on(t.merchantId, t.kind, t.createdAt)],
+)
+
+/**
+ * Two entries per transfer (debit −, credit +). USER entries carry seq and balanceAfter; the
+ * UNIQUE (account, seq) index makes the chain gap-free and forbids two writers extending it from
+ * the same point.
+ */
+export const ledgerEntries = mysqlTable(
+  'ledger_entries',
+  {
+    id: id(),
+    accountId: ref('account_id').notNull(),
+    transferId: ref('transfer_id').notNull(),
+    seq: bigint('seq', { mode: 'number', unsigned: true }),
+    delta: points('delta').notNull(),
+    balanceAfter: points('balance_after'),
+    kind: mysqlEnum('kind', TRANSFER_KINDS).notNull(),
+    refId: varchar('ref_id', { length: 64 }),
+    merchantId: ref('merchant_id'),
+    createdAt: utc('created_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('ledger_entries_account_seq_uq').on(t.accountId, t.seq),
+    index('ledger_entries_account_id_idx').on(t.accountId, t.id),
+    index('ledger_entries_transfer_idx').on(t.transferId),
+  ],
+)
+
+export const GIFT_STATUSES = ['PENDING', 'CLAIMED', 'CANCELLED', 'EXPIRED'] as const
+
+export const gifts = mysqlTable(
+  'gifts',
+  {
+    id: id(),
+    code: varchar('code', { length: 32 }).notNull().unique('gifts_code_uq'),
+    senderUserId: ref('sender_user_id').notNull(),
+    points: points('points').notNull(),
+    message: varchar('message', { length: 200 }).notNull().default(''),
+    status: mysqlEnum('status', GIFT_STATUSES).notNull(),
+    claimedByUserId: ref('claimed_by_user_id'),
+    expiresAt: utc('expires_at').notNull(),
+    createdAt: utc('created_at').notNull(),
+    updatedAt: utc('updated_at').notNull(),
+  },
+  (t) => [
+    index('gifts_sender_status_idx').on(t.senderUserId, t.status),
+    index('gifts_status_expires_idx').on(t.status, t.expiresAt),
+  ],
+)
+
+export const ORDER_STATUSES = ['PENDING', 'PAID', 'PARTIALLY_REFUNDED', 'REFUNDED', 'CLOSED'] as const
+
+export const orders = mysqlTable(
+  'orders',
+  {
+    id: id(),
+    outTradeNo: varchar('out_trade_no', { length: 32 }).notNull().unique('orders_out_trade_no_uq'),
+    userId: ref('user_id').notNull(),
+    merchantId: ref('merchant_id').notNull(),
+    amountFen: fen('amount_fen').notNull(),
+    status: mysqlEnum('status', ORDER_STATUSES).notNull(),
+    /** The merchant's rule when the order was created: the one that applies to it. */
+    ruleEarnPoints: int('rule_earn_points').notNull(),
+    rulePerFen: int('rule_per_fen').notNull(),
+    ruleMinOrderFen: fen('rule_min_order_fen').notNull(),
+    ruleMaxPointsPerOrder: points('rule_max_points_per_order'),
+    ruleDailyCapPerUser: points('rule_daily_cap_per_user'),
+    pointsAwarded: points('points_awarded').notNull().default(0),
+    refundedFen: fen('refunded_fen').notNull().default(0),
+    /** Refunds accepted but not finished: counted against what may still be refunded. */
+    refundingFen: fen('refunding_fen').notNull().default(0),
+    pointsClawedBack: points('points_clawed_back').notNull().default(0),
+    prepayId: varchar('prepay_id', { length: 64 }),
+    transactionId: varchar('transaction_id', { length: 64 }),
+    paidAt: utc('paid_at'),
+    expiresAt: utc('expires_at').notNull(),
+    lastQueriedAt: utc('last_queried_at'),
+    createdAt: utc('created_at').notNull(),
+    updatedAt: utc('updated_at').notNull(),
+  },
+  (t) => [
+    index('orders_user_idx').on(t.userId, t.id),
+    index('orders_merchant_idx').on(t.merchantId, t.id),
+    index('orders_merchant_created_idx').on(t.merchantId, t.createdAt),
+    index('orders_status_created_idx').on(t.status, t.createdAt),
+  ],
+)
+
+/** Points awarded per user per merchant per Asia/Shanghai day, for dailyCapPerUser. */
+export const dailyAwards = mysqlTable(
+  'daily_awards',
+  {
+    userId: ref('user_id').notNull(),
+    merchantId: ref('merchant_id').notNull(),
+    day: date('day', { mode: 'string' }).notNull(),
+    points: points('points').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.merchantId, t.day] })],
+)
+
+export const REFUND_STATUSES = ['PROCESSING', 'SUCCESS', 'FAILED'] as const
+
+export const refunds = mysqlTable(
+  'refunds',
+  {
+    id: id(),
+    outRefundNo: varchar('out_refund_no', { length: 64 }).notNull().unique('refunds_out_refund_no_uq'),
+    orderId: ref('order_id').notNull(),
+    merchantId: ref('merchant_id').notNull(),
+    amountFen: fen('amount_fen').notNull(),
+    reason: varchar('reason', { length: 80 }).notNull().default(''),
+    status: mysqlEnum('status', REFUND_STATUSES).notNull(),
+    pointsClawedBack: points('points_clawed_back').notNull().default(0),
+    wechatRefundId: varchar('wechat_refund_id', { length: 64 }),
+    lastQueriedAt: utc('last_queried_at'),
+    createdAt: utc('created_at').notNull(),
+    updatedAt: utc('updated_at').notNull(),
+  },
+  (t) => [
+    index('refunds_order_idx').on(t.orderId),
+    index('refunds_status_created_idx').on(t.status, t.createdAt),
+  ],
+)
+
+/**
+ * Idempotency records, written in the same transaction as the effect they guard: a concurrent
+ * duplicate waits on the key's row lock and then reads the stored answer; a crash leaves neither.
+ */
+export const idempotencyKeys = mysqlTable(
+  'idempotency_keys',
+  {
+    userId: ref('user_id').notNull(),
+    idemKey: varchar('idem_key', { length: 64 }).notNull(),
+    requestHash: varchar('request_hash', { length: 64 }).notNull(),
+    responseStatus: int('response_status').notNull(),
+    responseBody: json('response_body').notNull(),
+    createdAt: utc('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.idemKey] }), index('idempotency_created_idx').on(t.createdAt)],
+)
+
+export const auditLog = mysqlTable(
+  'audit_log',
+  {
+    id: id(),
+    actorUserId: ref('actor_user_id').notNull(),
+    actorRole: varchar('actor_role', { length: 32 }).notNull(),
+    action: varchar('action', { length: 64 }).notNull(),
+    targetType: varchar('target_type', { length: 32 }).notNull(),
+    targetId: varchar('target_id', { length: 64 }).notNull(),
+    details: json('details'),
+    createdAt: utc('created_at').notNull(),
+  },
+  (t) => [index('audit_log_created_idx').on(t.createdAt)],
+)

@@ -1,0 +1,46 @@
+/** Builds the origin's Hono app from its dependencies; the Node entry only serves it. */
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { except } from 'hono/combine'
+import { AppError } from '../shared/errors.ts'
+import type { AppEnv, OriginDeps } from './http/context.ts'
+import { edgeSignature } from './http/edge-signature.ts'
+import { createErrorHandler, notFound } from './http/errors.ts'
+import { requestContext } from './http/request-context.ts'
+import { jsonOnly } from './http/validate.ts'
+import { adminRoutes } from './routes/admin.ts'
+import { authRoutes } from './routes/auth.ts'
+import { merchantConsoleRoutes } from './routes/merchant-console.ts'
+import { meRoutes } from './routes/me.ts'
+import { merchantRoutes } from './routes/merchants.ts'
+import { opsRoutes } from './routes/ops.ts'
+import { pointsRoutes } from './routes/points.ts'
+
+export const MAX_BODY_BYTES = 64 * 1024
+/** WeChat calls these directly: they carry WeChat's signature, never the edge's (API.md §5). */
+export const WECHAT_CALLBACK_PATHS = ['/api/payment/callback', '/api/refund/callback']
+
+export function createOriginApp(deps: OriginDeps) {
+  const app = new Hono<AppEnv>()
+  app.onError(createErrorHandler(deps.log))
+  app.notFound(notFound)
+  app.use(requestContext(deps.log, deps.metrics))
+  app.use(
+    '/api/*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new AppError('PAYLOAD_TOO_LARGE', `request body is larger than ${MAX_BODY_BYTES} bytes`)
+      },
+    }),
+  )
+  app.use('/api/*', except(WECHAT_CALLBACK_PATHS, edgeSignature(deps.config.EDGE_SIGNING_KEYS, deps.redis), jsonOnly))
+  app.route('/', opsRoutes(deps))
+  app.route('/api/auth', authRoutes(deps))
+  app.route('/api/me', meRoutes(deps))
+  app.route('/api/merchants', merchantRoutes(deps))
+  app.route('/api/points', pointsRoutes(deps))
+  app.route('/api/merchant', merchantConsoleRoutes(deps))
+  app.route('/api/admin', adminRoutes(deps))
+  return app
+}

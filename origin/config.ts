@@ -1,0 +1,106 @@
+/**
+ * The origin's whole configuration, parsed once from the environment (API.md §8). A missing or
+ * malformed variable stops start-up with one line naming it.
+ */
+import { readFileSync } from 'node:fs'
+import { z } from 'zod'
+
+const SECRET_NAMES = [
+  'JWT_SECRET',
+  'EDGE_SIGNING_KEYS',
+  'METRICS_TOKEN',
+  'WECHAT_APP_SECRET',
+  'WECHAT_MCH_PRIVATE_KEY',
+  'WECHAT_APIV3_KEY',
+  'WECHAT_PAY_PUBLIC_KEY',
+] as const
+
+const port = z.coerce.number().int().min(1).max(65535)
+const positiveSeconds = z.coerce.number().int().min(1).max(365 * 24 * 3600)
+const mysqlUrl = z.string().regex(/^mysql:\/\/.+\/[A-Za-z0-9_]{1,64}(\?.*)?$/, 'must be mysql://user[:pass]@host:port/database')
+const pem = z.string().includes('-----BEGIN', { message: 'must be a PEM block' })
+
+const edgeKeys = z
+  .string()
+  .min(1)
+  .transform((text, ctx) => {
+    const keys = new Map<string, string>()
+    for (const pair of text.split(',')) {
+      const at = pair.indexOf(':')
+      const kid = pair.slice(0, at).trim()
+      const secret = pair.slice(at + 1).trim()
+      if (at <= 0 || !/^[A-Za-z0-9_.-]{1,32}$/.test(kid) || secret.length < 16) {
+        ctx.addIssue({ code: 'custom', message: 'must be kid:secret[,kid:secret] with secrets of 16+ characters' })
+        return z.NEVER
+      }
+      keys.set(kid, secret)
+    }
+    return keys
+  })
+
+const csv = z
+  .string()
+  .default('')
+  .transform((text) =>
+    text
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+
+const schema = z.object({
+  PORT: port.default(3000),
+  HOST: z.string().default('0.0.0.0'),
+  DATABASE_URL: mysqlUrl,
+  DATABASE_READ_URL: mysqlUrl.optional(),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(16),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be redis://host:port').default('redis://127.0.0.1:6379'),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters'),
+  EDGE_SIGNING_KEYS: edgeKeys,
+  ADMIN_OPENIDS: csv,
+  PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, '')),
+  METRICS_TOKEN: z.string().min(1).optional(),
+  ORDER_TTL_SECONDS: positiveSeconds.default(900),
+  GIFT_TTL_SECONDS: positiveSeconds.default(86400),
+  JOB_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(5000),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  WECHAT_APPID: z.string().min(1).max(32),
+  WECHAT_APP_SECRET: z.string().min(1),
+  WECHAT_MCHID: z.string().min(1).max(32),
+  WECHAT_MCH_SERIAL_NO: z.string().regex(/^[0-9A-Fa-f]{8,64}$/, 'must be the certificate serial in hex'),
+  WECHAT_MCH_PRIVATE_KEY: pem,
+  WECHAT_APIV3_KEY: z.string().length(32, 'must be exactly 32 characters'),
+  WECHAT_PAY_PUBLIC_KEY: pem,
+  WECHAT_PAY_PUBLIC_KEY_ID: z.string().min(1),
+  WECHAT_PAY_BASE_URL: z.url().default('https://api.mch.weixin.qq.com'),
+  WECHAT_API_BASE_URL: z.url().default('https://api.weixin.qq.com'),
+})
+
+export type OriginConfig = z.infer<typeof schema>
+export type Env = Record<string, string | undefined>
+
+/** `NAME_FILE=/path` supplies the secret NAME from a file (Docker/K8s secrets). */
+function resolveSecretFiles(env: Env): Env {
+  const out: Env = { ...env }
+  for (const name of SECRET_NAMES) {
+    const file = env[`${name}_FILE`]
+    if (file && !env[name]) out[name] = readFileSync(file, 'utf8').trim()
+  }
+  return out
+}
+
+/** Blank values count as unset, so `FOO=` in an env file falls back to the default. */
+function dropBlank(env: Env): Env {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Env = process.env): OriginConfig {
+  const parsed = schema.safeParse(dropBlank(resolveSecretFiles(env)))
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0]!
+  const name = String(issue.path[0] ?? 'environment')
+  const problem = env[name] === undefined || env[name] === '' ? 'is not set' : issue.message
+  throw new ConfigError(`configuration: ${name} ${problem}`)
+}

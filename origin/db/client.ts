@@ -1,0 +1,88 @@
+/**
+ * MySQL pools and the transaction runner. Writes and read-your-own-write paths use `primary`;
+ * `read` is the replica when DATABASE_READ_URL is set, else the primary.
+ */
+import { drizzle, type MySql2Database } from 'drizzle-orm/mysql2'
+import mysql from 'mysql2'
+import * as schema from '../../db/schema.ts'
+
+export type Db = MySql2Database<typeof schema>
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
+
+export interface Database {
+  primary: Db
+  read: Db
+  ping(): Promise<void>
+  close(): Promise<void>
+}
+
+function createPool(uri: string, size: number): mysql.Pool {
+  const pool = mysql.createPool({
+    uri,
+    connectionLimit: size,
+    maxIdle: size,
+    timezone: 'Z',
+    supportBigNumbers: true,
+    dateStrings: false,
+    enableKeepAlive: true,
+    connectTimeout: 5000,
+  })
+  // Application timestamps are UTC; make the session agree so NOW() and DATETIME compare alike.
+  pool.on('connection', (conn) => {
+    conn.query("SET time_zone = '+00:00'")
+  })
+  return pool
+}
+
+export function createDatabase(opts: { url: string; readUrl?: string; poolSize: number }): Database {
+  const primaryPool = createPool(opts.url, opts.poolSize)
+  const readPool = opts.readUrl ? createPool(opts.readUrl, opts.poolSize) : primaryPool
+  const primary = drizzle({ client: primaryPool, schema, mode: 'default' })
+  const read = opts.readUrl ? drizzle({ client: readPool, schema, mode: 'default' }) : primary
+  return {
+    primary,
+    read,
+    async ping() {
+      await primaryPool.promise().query('SELECT 1')
+      if (readPool !== primaryPool) await readPool.promise().query('SELECT 1')
+    },
+    async close() {
+      await primaryPool.promise().end()
+      if (readPool !== primaryPool) await readPool.promise().end()
+    },
+  }
+}
+
+const DEADLOCK = 1213
+const LOCK_WAIT_TIMEOUT = 1205
+const MAX_TX_ATTEMPTS = 5
+
+export function mysqlErrno(err: unknown): number | undefined {
+  let cur: unknown = err
+  for (let depth = 0; cur && depth < 5; depth++) {
+    const errno = (cur as { errno?: unknown }).errno
+    if (typeof errno === 'number') return errno
+    cur = (cur as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
+export const DUPLICATE_KEY = 1062
+
+/**
+ * Runs `work` in a READ COMMITTED transaction (no gap locks from the business-key inserts), retrying
+ * the whole transaction when InnoDB picks it as a deadlock victim. `work` must only touch the
+ * database, so running it again is safe.
+ */
+export async function runTx<T>(db: Db, work: (tx: Tx) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction(work, { isolationLevel: 'read committed' })
+    } catch (err) {
+      const errno = mysqlErrno(err)
+      const retryable = errno === DEADLOCK || errno === LOCK_WAIT_TIMEOUT
+      if (!retryable || attempt >= MAX_TX_ATTEMPTS) throw err
+      await new Promise((r) => setTimeout(r, 5 * attempt + Math.random() * 20))
+    }
+  }
+}

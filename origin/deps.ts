@@ -1,0 +1,31 @@
+/** Builds the real dependencies from configuration. */
+import { Redis } from 'ioredis'
+import type { OriginConfig } from './config.ts'
+import { createDatabase } from './db/client.ts'
+import type { OriginDeps } from './http/context.ts'
+import { createLogger } from './http/logger.ts'
+import { createMetrics } from './http/metrics.ts'
+import type { Job } from './jobs/runner.ts'
+import { expireDueGifts } from './services/gifts.ts'
+import { purgeExpiredIdempotencyKeys } from './services/idempotency.ts'
+import { createWechatMiniClient } from './wechat/mini-client.ts'
+
+export function createDeps(config: OriginConfig): OriginDeps {
+  const db = createDatabase({ url: config.DATABASE_URL, readUrl: config.DATABASE_READ_URL, poolSize: config.DATABASE_POOL_SIZE })
+  // Fail fast while Redis is down instead of queueing commands behind a reconnect.
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false })
+  const log = createLogger(config.LOG_LEVEL)
+  redis.on('error', (err: Error) => log.warn('redis error', { error: err.message }))
+  const wechatLogin = createWechatMiniClient(
+    { apiBaseUrl: config.WECHAT_API_BASE_URL, appid: config.WECHAT_APPID, secret: config.WECHAT_APP_SECRET },
+    { redis },
+  )
+  return { config, db, redis, log, metrics: createMetrics(), wechatLogin }
+}
+
+export function originJobs(deps: OriginDeps): Job[] {
+  return [
+    { name: 'expire_gifts', run: (now) => expireDueGifts(deps.db.primary, now) },
+    { name: 'purge_idempotency_keys', run: (now) => purgeExpiredIdempotencyKeys(deps.db.primary, now) },
+  ]
+}

@@ -1,0 +1,25 @@
+import type { Redis } from 'ioredis'
+import type { OriginConfig } from '../config.ts'
+import type { Database } from '../db/client.ts'
+import type { Identity } from '../services/users.ts'
+import type { Logger } from './logger.ts'
+import type { Metrics } from './metrics.ts'
+
+/** What routes and middleware are built from; tests build it from real services too. */
+export interface OriginDeps {
+  config: OriginConfig
+  db: Database
+  redis: Redis
+  metrics: Metrics
+  log: Logger
+  wechatLogin: { code2Session(code: string): Promise<{ openid: string; unionid?: string | null }> }
+}
+
+export type AppEnv = {
+  Variables: {
+    requestId: string
+    userId: number
+    identity: Identity
+    clientIp: string
+  }
+}

@@ -1,0 +1,50 @@
+/** The one place where failures become HTTP answers in the API.md §1 format. */
+import type { Context } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import { AppError, type ErrorCode, errorBody } from '../../shared/errors.ts'
+import type { AppEnv } from './context.ts'
+import type { Logger } from './logger.ts'
+
+const CODE_FOR_HTTP_STATUS: Record<number, ErrorCode> = {
+  400: 'VALIDATION_FAILED',
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  413: 'PAYLOAD_TOO_LARGE',
+  429: 'RATE_LIMITED',
+}
+
+export function errorResponse(c: Context<AppEnv>, err: AppError): Response {
+  for (const [name, value] of Object.entries(err.headers ?? {})) c.header(name, value)
+  return c.json(errorBody(err.code, err.message, c.get('requestId') ?? '', err.details), err.status as ContentfulStatusCode)
+}
+
+export function isUnavailable(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code
+  return (
+    typeof code === 'string' &&
+    ['ECONNREFUSED', 'ECONNRESET', 'PROTOCOL_CONNECTION_LOST', 'ETIMEDOUT', 'EPIPE', 'ER_CON_COUNT_ERROR'].includes(code)
+  )
+}
+
+export function createErrorHandler(log: Logger) {
+  return (err: Error, c: Context<AppEnv>): Response => {
+    if (err instanceof AppError) return errorResponse(c, err)
+    if (err instanceof HTTPException) {
+      const code = CODE_FOR_HTTP_STATUS[err.status] ?? 'VALIDATION_FAILED'
+      return errorResponse(c, new AppError(code, err.message || 'bad request'))
+    }
+    const cause = (err as { cause?: unknown }).cause
+    if (isUnavailable(err) || isUnavailable(cause) || err.name === 'MaxRetriesPerRequestError') {
+      log.error('dependency unavailable', { requestId: c.get('requestId'), error: err.message })
+      return errorResponse(c, new AppError('ORIGIN_UNAVAILABLE', 'a backing service is unavailable, retry shortly'))
+    }
+    log.error('unhandled error', { requestId: c.get('requestId'), error: err.message, stack: err.stack })
+    return errorResponse(c, new AppError('INTERNAL', 'internal error'))
+  }
+}
+
+export function notFound(c: Context<AppEnv>): Response {
+  return errorResponse(c, new AppError('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`))
+}

@@ -1,0 +1,14 @@
+/** One JSON line per event on stdout. Callers pass fields, never whole requests, so tokens,
+ * keys and bodies cannot slip into the log. */
+const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const
+export type LogLevel = keyof typeof LEVELS
+
+export type Logger = Record<Exclude<LogLevel, 'silent'>, (msg: string, fields?: Record<string, unknown>) => void>
+
+export function createLogger(level: LogLevel, write: (line: string) => void = (l) => process.stdout.write(l)): Logger {
+  const at = (name: Exclude<LogLevel, 'silent'>) => (msg: string, fields?: Record<string, unknown>) => {
+    if (LEVELS[name] < LEVELS[level]) return
+    write(`${JSON.stringify({ time: new Date().toISOString(), level: name, msg, ...fields })}\n`)
+  }
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+}

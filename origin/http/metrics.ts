@@ -1,0 +1,39 @@
+/** Prometheus metrics of API.md §7 plus the business counters operators alert on. */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+
+export function createMetrics() {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const counter = (name: string, help: string, labelNames: string[] = []) =>
+    new Counter({ name, help, labelNames, registers: [registry] })
+  return {
+    registry,
+    httpRequests: counter('http_requests_total', 'HTTP requests by method, route and status', [
+      'method',
+      'route',
+      'status',
+    ]),
+    httpDuration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration by method and route',
+      labelNames: ['method', 'route'],
+      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    payments: counter('payment_total', 'payment notifications and queries processed'),
+    paymentSuccess: counter('payment_success_total', 'orders that became PAID'),
+    pointsAwards: counter('points_award_total', 'point awards attempted for paid orders'),
+    pointsAwardSuccess: counter('points_award_success_total', 'point awards committed'),
+    pointsMoved: counter('points_moved_total', 'points moved by transfer kind', ['kind']),
+    gifts: counter('gifts_total', 'gift state changes', ['status']),
+    jobRuns: counter('job_runs_total', 'background job runs by job and outcome', ['job', 'outcome']),
+    jobLastSuccess: new Gauge({
+      name: 'job_last_success_timestamp_seconds',
+      help: 'unix time of the last successful run of each job',
+      labelNames: ['job'],
+      registers: [registry],
+    }),
+  }
+}
+
+export type Metrics = ReturnType<typeof createMetrics>

@@ -1,0 +1,82 @@
+/** The merchant console (API.md §3): owners write, staff may read. */
+import { Hono } from 'hono'
+import { createMiddleware } from 'hono/factory'
+import { z } from 'zod'
+import { AppError } from '../../shared/errors.ts'
+import {
+  GrantRequest,
+  MerchantOrdersQuery,
+  Rule,
+  StaffRequest,
+  UpdateMerchantRequest,
+} from '../../shared/schemas.ts'
+import { requireRole, requireUser } from '../http/auth.ts'
+import type { AppEnv, OriginDeps } from '../http/context.ts'
+import { idempotent } from '../http/idempotent.ts'
+import { valid } from '../http/validate.ts'
+import { grantPoints } from '../services/grants.ts'
+import {
+  addStaff,
+  findMerchant,
+  merchantView,
+  removeStaff,
+  setMerchantRule,
+  updateMerchantProfile,
+} from '../services/merchants.ts'
+import { listMerchantOrders } from '../services/order-queries.ts'
+import { requireUserExists } from '../services/users.ts'
+
+const UserIdParam = z.object({ userId: z.string().regex(/^[1-9][0-9]{0,17}$/, 'must be an id') })
+
+const ownerOnly = createMiddleware<AppEnv>(async (c, next) => {
+  if (c.get('identity').merchantRole !== 'merchant_owner') {
+    throw new AppError('FORBIDDEN', 'only the merchant owner may do this')
+  }
+  await next()
+})
+
+export function merchantConsoleRoutes(deps: OriginDeps) {
+  const db = deps.db.primary
+  const owner = (c: { get(k: 'identity'): { userId: number; merchantId: number | null } }) => ({
+    userId: c.get('identity').userId,
+    merchantId: c.get('identity').merchantId!,
+  })
+  return new Hono<AppEnv>()
+    .use(requireUser(deps.config.JWT_SECRET), requireRole(deps, 'merchant_owner', 'merchant_staff'))
+    .get('/', async (c) => {
+      const merchant = await findMerchant(db, c.get('identity').merchantId!)
+      return c.json(merchantView(merchant!))
+    })
+    .patch('/', ownerOnly, valid('json', UpdateMerchantRequest), async (c) => {
+      const o = owner(c)
+      const merchant = await updateMerchantProfile(db, o.userId, o.merchantId, c.req.valid('json'), new Date())
+      return c.json(merchantView(merchant))
+    })
+    .put('/rule', ownerOnly, valid('json', Rule), async (c) => {
+      const o = owner(c)
+      const merchant = await setMerchantRule(db, o.userId, o.merchantId, c.req.valid('json'), new Date())
+      return c.json(merchantView(merchant))
+    })
+    .get('/orders', valid('query', MerchantOrdersQuery), async (c) =>
+      c.json(await listMerchantOrders(deps.db.read, c.get('identity').merchantId!, c.req.valid('query'))),
+    )
+    .post('/grants', ownerOnly, valid('json', GrantRequest), async (c) => {
+      const input = c.req.valid('json')
+      const userId = Number(input.userId)
+      await requireUserExists(db, userId)
+      return idempotent(c, deps, async (tx, now) => {
+        const merchant = await findMerchant(tx, owner(c).merchantId)
+        const grant = await grantPoints(tx, { owner: owner(c), merchant: merchant!, userId, points: input.points, reason: input.reason, now })
+        return { status: 201, body: grant }
+      })
+    })
+    .post('/staff', ownerOnly, valid('json', StaffRequest), async (c) => {
+      const userId = Number(c.req.valid('json').userId)
+      await addStaff(db, owner(c), userId, new Date())
+      return c.json({ merchantId: String(owner(c).merchantId), userId: String(userId), role: 'merchant_staff' }, 201)
+    })
+    .delete('/staff/:userId', ownerOnly, valid('param', UserIdParam), async (c) => {
+      await removeStaff(db, owner(c), Number(c.req.valid('param').userId), new Date())
+      return c.body(null, 204)
+    })
+}

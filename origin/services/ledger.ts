@@ -1,0 +1,205 @@
+/**
+ * The double-entry points ledger. Every movement is one transfer between two accounts with a
+ * unique business key; entries are written in the caller's transaction together with the state
+ * change that caused them.
+ *
+ * Locking: callers lock their business row (order, refund, gift) first; the ledger then locks the
+ * USER accounts a transfer touches in ascending owner id. System accounts are never locked (their
+ * balance is derived from entries), so no two transfers can wait on each other in a cycle.
+ */
+import { and, eq, sql } from 'drizzle-orm'
+import { type AccountKind, accounts, ledgerEntries, type TransferKind, transfers } from '../../db/schema.ts'
+import { AppError } from '../../shared/errors.ts'
+import { DUPLICATE_KEY, type Db, mysqlErrno, type Tx } from '../db/client.ts'
+
+export const MAX_TRANSFER_POINTS = 1_000_000_000
+export const EARNING_KINDS: readonly TransferKind[] = ['EARN', 'REFUND_CLAWBACK', 'MERCHANT_GRANT']
+
+export type AccountRef = { kind: AccountKind; ownerId: number }
+
+export const userAccount = (userId: number): AccountRef => ({ kind: 'USER', ownerId: userId })
+export const merchantIssuance = (merchantId: number): AccountRef => ({ kind: 'MERCHANT_ISSUANCE', ownerId: merchantId })
+export const GIFT_ESCROW: AccountRef = { kind: 'GIFT_ESCROW', ownerId: 0 }
+export const PLATFORM: AccountRef = { kind: 'PLATFORM', ownerId: 0 }
+
+export interface TransferRequest {
+  businessKey: string
+  kind: TransferKind
+  debit: AccountRef
+  credit: AccountRef
+  points: number
+  merchantId?: number | null
+  refId?: string | null
+  /** Claw-backs may take a user below zero (API.md §3); everything else must be covered. */
+  allowNegative?: boolean
+  now: Date
+}
+
+export type TransferResult =
+  | { applied: true; transferId: number; userBalances: Map<number, number> }
+  | { applied: false; transferId: number }
+
+interface LockedUserAccount {
+  id: number
+  ownerId: number
+  balance: number
+  lastSeq: number
+}
+
+const systemAccountIds = new Map<string, number>()
+
+/** Creates the account if it is missing; safe under concurrency (INSERT IGNORE on the unique key). */
+export async function ensureAccount(db: Db | Tx, ref: AccountRef, now: Date): Promise<number> {
+  const cacheKey = `${ref.kind}:${ref.ownerId}`
+  const cached = ref.kind === 'USER' ? undefined : systemAccountIds.get(cacheKey)
+  if (cached !== undefined) return cached
+  await db.insert(accounts).ignore().values({ kind: ref.kind, ownerId: ref.ownerId, createdAt: now })
+  const [row] = await db
+    .select({ id: accounts.id })
+    .from(accounts)
+    .where(and(eq(accounts.kind, ref.kind), eq(accounts.ownerId, ref.ownerId)))
+  if (!row) throw new Error(`account ${cacheKey} could not be created`)
+  if (ref.kind !== 'USER') systemAccountIds.set(cacheKey, row.id)
+  return row.id
+}
+
+async function lockUserAccount(tx: Tx, ownerId: number): Promise<LockedUserAccount> {
+  const [row] = await tx
+    .select({ id: accounts.id, ownerId: accounts.ownerId, balance: accounts.balance, lastSeq: accounts.lastSeq })
+    .from(accounts)
+    .where(and(eq(accounts.kind, 'USER'), eq(accounts.ownerId, ownerId)))
+    .for('update')
+  if (!row) throw new AppError('NOT_FOUND', 'user not found', { field: 'userId' })
+  return row
+}
+
+async function insertTransfer(tx: Tx, req: TransferRequest, debitId: number, creditId: number) {
+  try {
+    const [res] = await tx.insert(transfers).values({
+      businessKey: req.businessKey,
+      kind: req.kind,
+      debitAccountId: debitId,
+      creditAccountId: creditId,
+      points: req.points,
+      merchantId: req.merchantId ?? null,
+      refId: req.refId ?? null,
+      createdAt: req.now,
+    })
+    return { inserted: true as const, transferId: res.insertId }
+  } catch (err) {
+    if (mysqlErrno(err) !== DUPLICATE_KEY) throw err
+    const [existing] = await tx
+      .select({ id: transfers.id })
+      .from(transfers)
+      .where(eq(transfers.businessKey, req.businessKey))
+    return { inserted: false as const, transferId: existing!.id }
+  }
+}
+
+/**
+ * Applies a transfer exactly once per business key. A repeated key is not an error: it returns
+ * `applied: false` with the original transfer id, so retried callbacks and jobs are harmless.
+ */
+export async function transfer(tx: Tx, req: TransferRequest): Promise<TransferResult> {
+  if (!Number.isSafeInteger(req.points) || req.points <= 0 || req.points > MAX_TRANSFER_POINTS) {
+    throw new Error(`transfer ${req.businessKey}: points must be a positive integer, got ${req.points}`)
+  }
+  const userSides = [req.debit, req.credit].filter((a) => a.kind === 'USER').sort((a, b) => a.ownerId - b.ownerId)
+  const locked = new Map<number, LockedUserAccount>()
+  for (const side of userSides) locked.set(side.ownerId, await lockUserAccount(tx, side.ownerId))
+
+  const idOf = async (ref: AccountRef) =>
+    ref.kind === 'USER' ? locked.get(ref.ownerId)!.id : ensureAccount(tx, ref, req.now)
+  const debitId = await idOf(req.debit)
+  const creditId = await idOf(req.credit)
+  if (debitId === creditId) throw new Error(`transfer ${req.businessKey}: debit and credit are the same account`)
+
+  const inserted = await insertTransfer(tx, req, debitId, creditId)
+  if (!inserted.inserted) return { applied: false, transferId: inserted.transferId }
+
+  const userBalances = new Map<number, number>()
+  const entry = (ref: AccountRef, accountId: number, delta: number) => {
+    const base = {
+      accountId,
+      transferId: inserted.transferId,
+      delta,
+      kind: req.kind,
+      refId: req.refId ?? null,
+      merchantId: req.merchantId ?? null,
+      createdAt: req.now,
+    }
+    if (ref.kind !== 'USER') return { ...base, seq: null, balanceAfter: null }
+    const acct = locked.get(ref.ownerId)!
+    const balanceAfter = acct.balance + delta
+    if (delta < 0 && balanceAfter < 0 && !req.allowNegative) {
+      throw new AppError('INSUFFICIENT_POINTS', `not enough points: balance ${acct.balance}, needed ${-delta}`, {
+        balance: acct.balance,
+        needed: -delta,
+      })
+    }
+    userBalances.set(ref.ownerId, balanceAfter)
+    return { ...base, seq: acct.lastSeq + 1, balanceAfter }
+  }
+  const rows = [entry(req.debit, debitId, -req.points), entry(req.credit, creditId, req.points)]
+  await tx.insert(ledgerEntries).values(rows)
+
+  for (const row of rows) {
+    if (row.seq === null) continue
+    const [res] = await tx
+      .update(accounts)
+      .set({
+        balance: row.balanceAfter!,
+        lastSeq: row.seq,
+        ...(EARNING_KINDS.includes(req.kind) ? { totalEarned: sql`${accounts.totalEarned} + ${row.delta}` } : {}),
+      })
+      .where(and(eq(accounts.id, row.accountId), eq(accounts.lastSeq, row.seq - 1)))
+    // The row is locked, so this can only fail if the lock discipline above was broken: stop loudly.
+    if (res.affectedRows !== 1) throw new Error(`ledger invariant: account ${row.accountId} moved under its lock`)
+  }
+  return { applied: true, transferId: inserted.transferId, userBalances }
+}
+
+export async function userBalance(db: Db | Tx, userId: number): Promise<number> {
+  const [row] = await db
+    .select({ balance: accounts.balance })
+    .from(accounts)
+    .where(and(eq(accounts.kind, 'USER'), eq(accounts.ownerId, userId)))
+  return row?.balance ?? 0
+}
+
+export interface LedgerInvariantReport {
+  sumOfAllEntries: number
+  usersWhoseTotalEarnedDiffers: number
+  usersWhoseBalanceDiffersFromEntries: number
+  brokenChains: number
+  transfersNotBalanced: number
+}
+
+/** The global invariants, computed from scratch: all four must be zero. */
+export async function checkLedgerInvariants(db: Db): Promise<LedgerInvariantReport> {
+  const [[total], [earned], [mismatch], [chains], [unbalanced]] = await Promise.all([
+    db.execute(sql`SELECT COALESCE(SUM(delta), 0) AS n FROM ledger_entries`),
+    db.execute(sql`SELECT COUNT(*) AS n FROM accounts a
+      LEFT JOIN (SELECT account_id, SUM(delta) s FROM ledger_entries
+                 WHERE kind IN ('EARN', 'REFUND_CLAWBACK', 'MERCHANT_GRANT') GROUP BY account_id) e
+        ON e.account_id = a.id
+      WHERE a.kind = 'USER' AND a.total_earned <> COALESCE(e.s, 0)`),
+    db.execute(sql`SELECT COUNT(*) AS n FROM accounts a
+      LEFT JOIN (SELECT account_id, SUM(delta) s, COUNT(*) c, MAX(seq) m FROM ledger_entries GROUP BY account_id) e
+        ON e.account_id = a.id
+      WHERE a.kind = 'USER' AND (a.balance <> COALESCE(e.s, 0) OR a.last_seq <> COALESCE(e.m, 0) OR a.last_seq <> COALESCE(e.c, 0))`),
+    db.execute(sql`SELECT COUNT(*) AS n FROM ledger_entries cur
+      LEFT JOIN ledger_entries prev ON prev.account_id = cur.account_id AND prev.seq = cur.seq - 1
+      WHERE cur.seq IS NOT NULL AND cur.balance_after <> COALESCE(prev.balance_after, 0) + cur.delta`),
+    db.execute(sql`SELECT COUNT(*) AS n FROM (SELECT transfer_id FROM ledger_entries GROUP BY transfer_id
+      HAVING SUM(delta) <> 0 OR COUNT(*) <> 2) x`),
+  ])
+  const n = (r: unknown) => Number((r as Array<{ n: number | string }>)[0]?.n ?? 0)
+  return {
+    sumOfAllEntries: n(total),
+    usersWhoseTotalEarnedDiffers: n(earned),
+    usersWhoseBalanceDiffersFromEntries: n(mismatch),
+    brokenChains: n(chains),
+    transfersNotBalanced: n(unbalanced),
+  }
+}

@@ -1,0 +1,265 @@
+/** Merchant applications, review, profile, rule and staff. */
+import { and, desc, eq, lt } from 'drizzle-orm'
+import { MERCHANT_STATUSES, merchants, merchantStaff, users } from '../../db/schema.ts'
+import { AppError } from '../../shared/errors.ts'
+import { DEFAULT_RULE, type ListQuery, type Rule } from '../../shared/schemas.ts'
+import { DUPLICATE_KEY, type Db, mysqlErrno, runTx, type Tx } from '../db/client.ts'
+import { recordAudit } from './audit.ts'
+import { ensureAccount, merchantIssuance } from './ledger.ts'
+
+export type MerchantRow = typeof merchants.$inferSelect
+export type MerchantStatus = (typeof MERCHANT_STATUSES)[number]
+
+export const ruleOf = (m: MerchantRow): Rule => ({
+  earnPoints: m.earnPoints,
+  perFen: m.perFen,
+  minOrderFen: m.minOrderFen,
+  maxPointsPerOrder: m.maxPointsPerOrder,
+  dailyCapPerUser: m.dailyCapPerUser,
+})
+
+export const publicMerchantView = (m: MerchantRow) => ({
+  id: String(m.id),
+  name: m.name,
+  description: m.description,
+  logoUrl: m.logoUrl,
+  status: m.status,
+  rule: ruleOf(m),
+})
+
+export const merchantView = (m: MerchantRow) => ({
+  ...publicMerchantView(m),
+  ownerUserId: String(m.ownerUserId),
+  contactPhone: m.contactPhone,
+  createdAt: m.createdAt.toISOString(),
+  updatedAt: m.updatedAt.toISOString(),
+})
+
+export async function findMerchant(db: Db | Tx, merchantId: number): Promise<MerchantRow | null> {
+  const [row] = await db.select().from(merchants).where(eq(merchants.id, merchantId))
+  return row ?? null
+}
+
+export async function getActiveMerchant(db: Db, merchantId: number): Promise<MerchantRow> {
+  const m = await findMerchant(db, merchantId)
+  if (!m || m.status !== 'ACTIVE') throw new AppError('NOT_FOUND', 'merchant not found')
+  return m
+}
+
+/** One application per user; a rejected applicant may apply again, which reopens the review. */
+export async function applyForMerchant(
+  db: Db,
+  userId: number,
+  input: { name: string; description?: string; contactPhone: string },
+  now: Date,
+): Promise<MerchantRow> {
+  return runTx(db, async (tx) => {
+    const [staff] = await tx.select().from(merchantStaff).where(eq(merchantStaff.userId, userId))
+    if (staff) throw new AppError('INVALID_STATE', 'staff of a merchant cannot apply for another')
+    const [existing] = await tx.select().from(merchants).where(eq(merchants.ownerUserId, userId)).for('update')
+    const fields = {
+      name: input.name,
+      description: input.description ?? '',
+      contactPhone: input.contactPhone,
+      status: 'PENDING_REVIEW' as const,
+      updatedAt: now,
+    }
+    if (existing) {
+      if (existing.status !== 'REJECTED') {
+        throw new AppError('INVALID_STATE', `you already have a merchant (${existing.status})`, {
+          merchantId: String(existing.id),
+        })
+      }
+      await tx.update(merchants).set(fields).where(eq(merchants.id, existing.id))
+      return (await findMerchant(tx, existing.id))!
+    }
+    try {
+      const [res] = await tx.insert(merchants).values({
+        ...fields,
+        ownerUserId: userId,
+        logoUrl: '',
+        ...DEFAULT_RULE,
+        createdAt: now,
+      })
+      return (await findMerchant(tx, res.insertId))!
+    } catch (err) {
+      if (mysqlErrno(err) === DUPLICATE_KEY) throw new AppError('INVALID_STATE', 'you already have a merchant')
+      throw err
+    }
+  })
+}
+
+const REVIEW_TRANSITIONS: Record<'approve' | 'reject' | 'suspend', { from: MerchantStatus[]; to: MerchantStatus }> = {
+  approve: { from: ['PENDING_REVIEW', 'SUSPENDED'], to: 'ACTIVE' },
+  reject: { from: ['PENDING_REVIEW'], to: 'REJECTED' },
+  suspend: { from: ['ACTIVE'], to: 'SUSPENDED' },
+}
+
+export async function reviewMerchant(
+  db: Db,
+  adminUserId: number,
+  merchantId: number,
+  action: keyof typeof REVIEW_TRANSITIONS,
+  now: Date,
+): Promise<MerchantRow> {
+  const rule = REVIEW_TRANSITIONS[action]
+  return runTx(db, async (tx) => {
+    const [m] = await tx.select().from(merchants).where(eq(merchants.id, merchantId)).for('update')
+    if (!m) throw new AppError('NOT_FOUND', 'merchant not found')
+    if (!rule.from.includes(m.status)) {
+      throw new AppError('INVALID_STATE', `cannot ${action} a merchant that is ${m.status}`, { status: m.status })
+    }
+    await tx.update(merchants).set({ status: rule.to, updatedAt: now }).where(eq(merchants.id, merchantId))
+    if (rule.to === 'ACTIVE') await ensureAccount(tx, merchantIssuance(merchantId), now)
+    await recordAudit(
+      tx,
+      {
+        actorUserId: adminUserId,
+        actorRole: 'admin',
+        action: `merchant.${action}`,
+        targetType: 'merchant',
+        targetId: merchantId,
+        details: { from: m.status, to: rule.to },
+      },
+      now,
+    )
+    return { ...m, status: rule.to, updatedAt: now }
+  })
+}
+
+export async function listMerchants(db: Db, q: ListQuery & { status?: MerchantStatus }) {
+  const conds = [
+    q.status ? eq(merchants.status, q.status) : undefined,
+    q.cursor ? lt(merchants.id, Number(q.cursor)) : undefined,
+  ]
+  const rows = await db
+    .select()
+    .from(merchants)
+    .where(and(...conds))
+    .orderBy(desc(merchants.id))
+    .limit(q.limit + 1)
+  return pageOf(rows, q.limit, (m) => m.id, merchantView)
+}
+
+export function pageOf<R, V>(rows: R[], limit: number, idOf: (r: R) => number, view: (r: R) => V) {
+  const items = rows.slice(0, limit)
+  const last = items[items.length - 1]
+  return { items: items.map(view), nextCursor: rows.length > limit && last ? String(idOf(last)) : null }
+}
+
+export async function updateMerchantProfile(
+  db: Db,
+  ownerUserId: number,
+  merchantId: number,
+  patch: { name?: string; description?: string; logoUrl?: string },
+  now: Date,
+): Promise<MerchantRow> {
+  return runTx(db, async (tx) => {
+    await tx
+      .update(merchants)
+      .set({ ...patch, updatedAt: now })
+      .where(eq(merchants.id, merchantId))
+    await recordAudit(
+      tx,
+      {
+        actorUserId: ownerUserId,
+        actorRole: 'merchant_owner',
+        action: 'merchant.update',
+        targetType: 'merchant',
+        targetId: merchantId,
+        details: patch,
+      },
+      now,
+    )
+    return (await findMerchant(tx, merchantId))!
+  })
+}
+
+/** Orders snapshot the rule when they are created, so a change never alters an order in flight. */
+export async function setMerchantRule(
+  db: Db,
+  ownerUserId: number,
+  merchantId: number,
+  rule: Rule,
+  now: Date,
+): Promise<MerchantRow> {
+  return runTx(db, async (tx) => {
+    const before = await findMerchant(tx, merchantId)
+    await tx
+      .update(merchants)
+      .set({ ...rule, updatedAt: now })
+      .where(eq(merchants.id, merchantId))
+    await recordAudit(
+      tx,
+      {
+        actorUserId: ownerUserId,
+        actorRole: 'merchant_owner',
+        action: 'merchant.rule',
+        targetType: 'merchant',
+        targetId: merchantId,
+        details: { before: before ? ruleOf(before) : null, after: rule },
+      },
+      now,
+    )
+    return (await findMerchant(tx, merchantId))!
+  })
+}
+
+export async function addStaff(
+  db: Db,
+  owner: { userId: number; merchantId: number },
+  staffUserId: number,
+  now: Date,
+): Promise<void> {
+  await runTx(db, async (tx) => {
+    const [user] = await tx.select({ id: users.id }).from(users).where(eq(users.id, staffUserId))
+    if (!user) throw new AppError('NOT_FOUND', 'user not found', { field: 'userId' })
+    const [owns] = await tx.select({ id: merchants.id }).from(merchants).where(eq(merchants.ownerUserId, staffUserId))
+    if (owns) throw new AppError('INVALID_STATE', 'that user owns or applied for a merchant', { field: 'userId' })
+    const [current] = await tx.select().from(merchantStaff).where(eq(merchantStaff.userId, staffUserId)).for('update')
+    if (current && current.merchantId !== owner.merchantId) {
+      throw new AppError('INVALID_STATE', 'that user is staff of another merchant', { field: 'userId' })
+    }
+    if (!current) {
+      await tx.insert(merchantStaff).values({ userId: staffUserId, merchantId: owner.merchantId, createdAt: now })
+    }
+    await recordAudit(
+      tx,
+      {
+        actorUserId: owner.userId,
+        actorRole: 'merchant_owner',
+        action: 'staff.add',
+        targetType: 'user',
+        targetId: staffUserId,
+        details: { merchantId: String(owner.merchantId) },
+      },
+      now,
+    )
+  })
+}
+
+export async function removeStaff(
+  db: Db,
+  owner: { userId: number; merchantId: number },
+  staffUserId: number,
+  now: Date,
+): Promise<void> {
+  await runTx(db, async (tx) => {
+    const [res] = await tx
+      .delete(merchantStaff)
+      .where(and(eq(merchantStaff.userId, staffUserId), eq(merchantStaff.merchantId, owner.merchantId)))
+    if (res.affectedRows === 0) throw new AppError('NOT_FOUND', 'no such staff member', { field: 'userId' })
+    await recordAudit(
+      tx,
+      {
+        actorUserId: owner.userId,
+        actorRole: 'merchant_owner',
+        action: 'staff.remove',
+        targetType: 'user',
+        targetId: staffUserId,
+        details: { merchantId: String(owner.merchantId) },
+      },
+      now,
+    )
+  })
+}

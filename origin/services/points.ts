@@ -1,0 +1,54 @@
+/** A user's balance and history, read from the primary: right after a gift or an award the user
+ * must see their own write. */
+import { and, desc, eq, lt, sql } from 'drizzle-orm'
+import { accounts, gifts, ledgerEntries } from '../../db/schema.ts'
+import type { ListQuery } from '../../shared/schemas.ts'
+import type { Db } from '../db/client.ts'
+import { pageOf } from './merchants.ts'
+
+export async function balanceOf(db: Db, userId: number) {
+  const [[acct], [held]] = await Promise.all([
+    db
+      .select({ balance: accounts.balance, totalEarned: accounts.totalEarned })
+      .from(accounts)
+      .where(and(eq(accounts.kind, 'USER'), eq(accounts.ownerId, userId))),
+    db
+      .select({ points: sql<string | null>`SUM(${gifts.points})` })
+      .from(gifts)
+      .where(and(eq(gifts.senderUserId, userId), eq(gifts.status, 'PENDING'))),
+  ])
+  return {
+    balance: acct?.balance ?? 0,
+    heldInGifts: Number(held?.points ?? 0),
+    /** Points earned from purchases and merchant grants, net of refund claw-backs. */
+    totalEarned: acct?.totalEarned ?? 0,
+  }
+}
+
+type EntryRow = typeof ledgerEntries.$inferSelect
+
+const recordView = (e: EntryRow) => ({
+  id: String(e.id),
+  delta: e.delta,
+  balanceAfter: e.balanceAfter ?? 0,
+  kind: e.kind,
+  refId: e.refId,
+  merchantId: e.merchantId === null ? null : String(e.merchantId),
+  createdAt: e.createdAt.toISOString(),
+})
+
+/** Keyset pagination on (account_id, id): the cost of a page does not grow with the history. */
+export async function recordsOf(db: Db, userId: number, q: ListQuery) {
+  const [acct] = await db
+    .select({ id: accounts.id })
+    .from(accounts)
+    .where(and(eq(accounts.kind, 'USER'), eq(accounts.ownerId, userId)))
+  if (!acct) return { items: [], nextCursor: null }
+  const rows = await db
+    .select()
+    .from(ledgerEntries)
+    .where(and(eq(ledgerEntries.accountId, acct.id), q.cursor ? lt(ledgerEntries.id, Number(q.cursor)) : undefined))
+    .orderBy(desc(ledgerEntries.id))
+    .limit(q.limit + 1)
+  return pageOf(rows, q.limit, (e) => e.id, recordView)
+}

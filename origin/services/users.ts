@@ -1,0 +1,99 @@
+/** Users, their roles and their profile. Roles are derived from the database on every request, so
+ * an approval, a suspension or a staff removal takes effect at once, whatever a token says. */
+import { eq, sql } from 'drizzle-orm'
+import { merchants, merchantStaff, users } from '../../db/schema.ts'
+import { AppError } from '../../shared/errors.ts'
+import type { Role } from '../../shared/schemas.ts'
+import type { Db } from '../db/client.ts'
+import { ensureAccount, userAccount } from './ledger.ts'
+
+export interface Identity {
+  userId: number
+  openid: string
+  nickname: string
+  avatarUrl: string
+  roles: Role[]
+  merchantId: number | null
+  /** Set only while the merchant is approved (ACTIVE or SUSPENDED). */
+  merchantRole: 'merchant_owner' | 'merchant_staff' | null
+}
+
+const APPROVED = new Set(['ACTIVE', 'SUSPENDED'])
+
+export async function identityOf(db: Db, userId: number, adminOpenids: readonly string[]): Promise<Identity | null> {
+  const [row] = await db
+    .select({
+      id: users.id,
+      openid: users.openid,
+      nickname: users.nickname,
+      avatarUrl: users.avatarUrl,
+      ownedId: merchants.id,
+      ownedStatus: merchants.status,
+      staffOf: merchantStaff.merchantId,
+      staffMerchantStatus: sql<string | null>`(SELECT status FROM merchants sm WHERE sm.id = ${merchantStaff.merchantId})`,
+    })
+    .from(users)
+    .leftJoin(merchants, eq(merchants.ownerUserId, users.id))
+    .leftJoin(merchantStaff, eq(merchantStaff.userId, users.id))
+    .where(eq(users.id, userId))
+  if (!row) return null
+  const roles: Role[] = ['user']
+  let merchantRole: Identity['merchantRole'] = null
+  if (row.ownedId !== null && APPROVED.has(row.ownedStatus ?? '')) merchantRole = 'merchant_owner'
+  else if (row.staffOf !== null && APPROVED.has(row.staffMerchantStatus ?? '')) merchantRole = 'merchant_staff'
+  if (merchantRole) roles.push(merchantRole)
+  if (adminOpenids.includes(row.openid)) roles.push('admin')
+  return {
+    userId: row.id,
+    openid: row.openid,
+    nickname: row.nickname,
+    avatarUrl: row.avatarUrl,
+    roles,
+    merchantId: row.ownedId ?? row.staffOf ?? null,
+    merchantRole,
+  }
+}
+
+/** Upserts the user behind a WeChat openid and makes sure their points account exists. */
+export async function upsertUserByOpenid(
+  db: Db,
+  who: { openid: string; unionid?: string | null },
+  now: Date,
+): Promise<number> {
+  await db
+    .insert(users)
+    .values({ openid: who.openid, unionid: who.unionid ?? null, createdAt: now, updatedAt: now })
+    .onDuplicateKeyUpdate({ set: { unionid: sql`COALESCE(VALUES(unionid), unionid)` } })
+  const [row] = await db.select({ id: users.id }).from(users).where(eq(users.openid, who.openid))
+  if (!row) throw new Error('user upsert returned no row')
+  await ensureAccount(db, userAccount(row.id), now)
+  return row.id
+}
+
+export async function updateProfile(
+  db: Db,
+  userId: number,
+  patch: { nickname?: string; avatarUrl?: string },
+  now: Date,
+): Promise<void> {
+  if (patch.nickname === undefined && patch.avatarUrl === undefined) return
+  await db
+    .update(users)
+    .set({ ...patch, updatedAt: now })
+    .where(eq(users.id, userId))
+}
+
+export async function requireUserExists(db: Db, userId: number): Promise<void> {
+  const [row] = await db.select({ id: users.id }).from(users).where(eq(users.id, userId))
+  if (!row) throw new AppError('NOT_FOUND', 'user not found', { field: 'userId' })
+}
+
+export function meView(identity: Identity) {
+  return {
+    id: String(identity.userId),
+    nickname: identity.nickname,
+    avatarUrl: identity.avatarUrl,
+    roles: identity.roles,
+    merchantId: identity.merchantId === null ? null : String(identity.merchantId),
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * Request and response shapes of API.md, as zod schemas: the single source of types for the edge,
+ * the origin, the tests and the load scripts' fixtures.
+ */
+import { z } from 'zod'
+
+export const MAX_AMOUNT_FEN = 1_000_000_000
+export const MAX_GIFT_POINTS = 1_000_000
+export const MAX_GRANT_POINTS = 1_000_000
+export const MAX_ADJUST_POINTS = 100_000_000
+
+const id = z.string().regex(/^[1-9][0-9]{0,17}$/, 'must be an id')
+const isoTime = z.string()
+const text = (max: number) => z.string().trim().max(max)
+
+export const IdempotencyKey = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be 8..64 characters of [A-Za-z0-9_-]')
+
+export const ListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z
+    .string()
+    .regex(/^[1-9][0-9]{0,17}$/, 'must be a cursor from nextCursor')
+    .optional(),
+})
+export type ListQuery = z.infer<typeof ListQuery>
+export const page = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), nextCursor: z.string().nullable() })
+
+export const ROLES = ['user', 'merchant_owner', 'merchant_staff', 'admin'] as const
+export type Role = (typeof ROLES)[number]
+
+export const LoginRequest = z.object({ code: z.string().min(1).max(128) })
+export const LoginResponse = z.object({
+  token: z.string(),
+  expiresAt: isoTime,
+  user: z.object({ id, roles: z.array(z.enum(ROLES)), merchantId: id.nullable() }),
+})
+
+export const Me = z.object({
+  id,
+  nickname: z.string(),
+  avatarUrl: z.string(),
+  roles: z.array(z.enum(ROLES)),
+  merchantId: id.nullable(),
+})
+export const UpdateMeRequest = z
+  .object({
+    nickname: text(32).min(1).optional(),
+    avatarUrl: z.url({ protocol: /^https?$/ }).max(512).optional(),
+  })
+  .strict()
+
+export const Rule = z.object({
+  earnPoints: z.number().int().min(0).max(1_000_000),
+  perFen: z.number().int().min(1).max(MAX_AMOUNT_FEN),
+  minOrderFen: z.number().int().min(0).max(MAX_AMOUNT_FEN),
+  maxPointsPerOrder: z.number().int().min(0).max(MAX_GRANT_POINTS * 100).nullable(),
+  dailyCapPerUser: z.number().int().min(0).max(MAX_GRANT_POINTS * 100).nullable(),
+})
+export type Rule = z.infer<typeof Rule>
+export const DEFAULT_RULE: Rule = {
+  earnPoints: 1,
+  perFen: 100,
+  minOrderFen: 0,
+  maxPointsPerOrder: null,
+  dailyCapPerUser: null,
+}
+
+export const MERCHANT_STATUSES = ['PENDING_REVIEW', 'ACTIVE', 'REJECTED', 'SUSPENDED'] as const
+export const PublicMerchant = z.object({
+  id,
+  name: z.string(),
+  description: z.string(),
+  logoUrl: z.string(),
+  status: z.enum(MERCHANT_STATUSES),
+  rule: Rule,
+})
+export const Merchant = PublicMerchant.extend({
+  ownerUserId: id,
+  contactPhone: z.string(),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+})
+
+export const phone = z.string().regex(/^\+?[0-9]{6,20}$/, 'must be a phone number of 6..20 digits')
+export const MerchantApplication = z.object({
+  name: text(64).min(1),
+  description: text(500).optional(),
+  contactPhone: phone,
+})
+export const UpdateMerchantRequest = z
+  .object({
+    name: text(64).min(1).optional(),
+    description: text(500).optional(),
+    logoUrl: z.url({ protocol: /^https?$/ }).max(512).optional(),
+  })
+  .strict()
+
+export const StaffRequest = z.object({ userId: id, role: z.literal('merchant_staff') })
+export const GrantRequest = z.object({
+  userId: id,
+  points: z.number().int().min(1).max(MAX_GRANT_POINTS),
+  reason: text(200).min(1),
+})
+export const AdjustmentRequest = z.object({
+  userId: id,
+  points: z
+    .number()
+    .int()
+    .min(-MAX_ADJUST_POINTS)
+    .max(MAX_ADJUST_POINTS)
+    .refine((n) => n !== 0, 'must not be 0'),
+  reason: text(200).min(1),
+})
+
+export const Balance = z.object({ balance: z.number(), heldInGifts: z.number(), totalEarned: z.number() })
+
+export const RECORD_KINDS = [
+  'EARN',
+  'REFUND_CLAWBACK',
+  'GIFT_SEND',
+  'GIFT_RECEIVE',
+  'GIFT_RETURN',
+  'MERCHANT_GRANT',
+  'ADMIN_ADJUST',
+] as const
+export const PointsRecord = z.object({
+  id,
+  delta: z.number(),
+  balanceAfter: z.number(),
+  kind: z.enum(RECORD_KINDS),
+  refId: z.string().nullable(),
+  merchantId: id.nullable(),
+  createdAt: isoTime,
+})
+
+export const GIFT_STATUSES = ['PENDING', 'CLAIMED', 'CANCELLED', 'EXPIRED'] as const
+export const GiftCode = z.string().regex(/^[A-Za-z0-9]{8,32}$/, 'must be a gift code')
+export const CreateGiftRequest = z.object({
+  points: z.number().int().min(1).max(MAX_GIFT_POINTS),
+  message: text(200).optional(),
+})
+export const Gift = z.object({
+  id,
+  code: z.string(),
+  points: z.number(),
+  message: z.string(),
+  status: z.enum(GIFT_STATUSES),
+  expiresAt: isoTime,
+})
+export const GiftView = z.object({
+  code: z.string(),
+  points: z.number(),
+  message: z.string(),
+  status: z.enum(GIFT_STATUSES),
+  sender: z.object({ nickname: z.string() }),
+  expiresAt: isoTime,
+})
+export const GiftSettled = z.object({ gift: Gift, balance: z.number() })
+
+export const ORDER_STATUSES = ['PENDING', 'PAID', 'PARTIALLY_REFUNDED', 'REFUNDED', 'CLOSED'] as const
+export const MerchantOrdersQuery = ListQuery.extend({
+  status: z.enum(ORDER_STATUSES).optional(),
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+})
+export const AdminMerchantsQuery = ListQuery.extend({ status: z.enum(MERCHANT_STATUSES).optional() })
+export const StatsQuery = z.object({
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+})
+
+export const AuditEntry = z.object({
+  id,
+  actorUserId: id,
+  actorRole: z.string(),
+  action: z.string(),
+  targetType: z.string(),
+  targetId: z.string(),
+  details: z.unknown(),
+  createdAt: isoTime,
+})
