@@ -10,8 +10,8 @@ import { requestContext } from './http/request-context.ts'
 import { jsonOnly } from './http/validate.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { authRoutes } from './routes/auth.ts'
-import { merchantConsoleRoutes } from './routes/merchant-console.ts'
 import { meRoutes } from './routes/me.ts'
+import { merchantConsoleRoutes } from './routes/merchant-console.ts'
 import { merchantRoutes } from './routes/merchants.ts'
 import { opsRoutes } from './routes/ops.ts'
 import { pointsRoutes } from './routes/points.ts'
@@ -34,7 +34,10 @@ export function createOriginApp(deps: OriginDeps) {
       },
     }),
   )
-  app.use('/api/*', except(WECHAT_CALLBACK_PATHS, edgeSignature(deps.config.EDGE_SIGNING_KEYS, deps.redis), jsonOnly))
+  app.use(
+    '/api/*',
+    except(WECHAT_CALLBACK_PATHS, edgeSignature(deps.config.EDGE_SIGNING_KEYS, deps.redis), jsonOnly),
+  )
   app.route('/', opsRoutes(deps))
   app.route('/api/auth', authRoutes(deps))
   app.route('/api/me', meRoutes(deps))

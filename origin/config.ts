@@ -16,8 +16,14 @@ const SECRET_NAMES = [
 ] as const
 
 const port = z.coerce.number().int().min(1).max(65535)
-const positiveSeconds = z.coerce.number().int().min(1).max(365 * 24 * 3600)
-const mysqlUrl = z.string().regex(/^mysql:\/\/.+\/[A-Za-z0-9_]{1,64}(\?.*)?$/, 'must be mysql://user[:pass]@host:port/database')
+const positiveSeconds = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(365 * 24 * 3600)
+const mysqlUrl = z
+  .string()
+  .regex(/^mysql:\/\/.+\/[A-Za-z0-9_]{1,64}(\?.*)?$/, 'must be mysql://user[:pass]@host:port/database')
 const pem = z.string().includes('-----BEGIN', { message: 'must be a PEM block' })
 
 const edgeKeys = z
@@ -30,7 +36,10 @@ const edgeKeys = z
       const kid = pair.slice(0, at).trim()
       const secret = pair.slice(at + 1).trim()
       if (at <= 0 || !/^[A-Za-z0-9_.-]{1,32}$/.test(kid) || secret.length < 16) {
-        ctx.addIssue({ code: 'custom', message: 'must be kid:secret[,kid:secret] with secrets of 16+ characters' })
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be kid:secret[,kid:secret] with secrets of 16+ characters',
+        })
         return z.NEVER
       }
       keys.set(kid, secret)
@@ -54,7 +63,10 @@ const schema = z.object({
   DATABASE_URL: mysqlUrl,
   DATABASE_READ_URL: mysqlUrl.optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(16),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be redis://host:port').default('redis://127.0.0.1:6379'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be redis://host:port')
+    .default('redis://127.0.0.1:6379'),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters'),
   EDGE_SIGNING_KEYS: edgeKeys,
   ADMIN_OPENIDS: csv,

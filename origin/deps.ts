@@ -11,9 +11,17 @@ import { purgeExpiredIdempotencyKeys } from './services/idempotency.ts'
 import { createWechatMiniClient } from './wechat/mini-client.ts'
 
 export function createDeps(config: OriginConfig): OriginDeps {
-  const db = createDatabase({ url: config.DATABASE_URL, readUrl: config.DATABASE_READ_URL, poolSize: config.DATABASE_POOL_SIZE })
+  const db = createDatabase({
+    url: config.DATABASE_URL,
+    readUrl: config.DATABASE_READ_URL,
+    poolSize: config.DATABASE_POOL_SIZE,
+  })
   // Fail fast while Redis is down instead of queueing commands behind a reconnect.
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false })
+  const redis = new Redis(config.REDIS_URL, {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    lazyConnect: false,
+  })
   const log = createLogger(config.LOG_LEVEL)
   redis.on('error', (err: Error) => log.warn('redis error', { error: err.message }))
   const wechatLogin = createWechatMiniClient(

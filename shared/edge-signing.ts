@@ -69,15 +69,28 @@ function hmacKey(secret: string): Promise<CryptoKey> {
 }
 
 export async function signParts(secret: string, parts: SignedParts): Promise<string> {
-  const mac = await crypto.subtle.sign('HMAC', await hmacKey(secret), encoder.encode(await canonicalString(parts)))
+  const mac = await crypto.subtle.sign(
+    'HMAC',
+    await hmacKey(secret),
+    encoder.encode(await canonicalString(parts)),
+  )
   return toBase64(mac)
 }
 
 /** Constant-time check of a base64 signature (crypto.subtle.verify compares in constant time). */
-export async function verifyParts(secret: string, parts: SignedParts, signatureB64: string): Promise<boolean> {
+export async function verifyParts(
+  secret: string,
+  parts: SignedParts,
+  signatureB64: string,
+): Promise<boolean> {
   const signature = fromBase64(signatureB64)
-  if (!signature || signature.length !== 32) return false
-  return crypto.subtle.verify('HMAC', await hmacKey(secret), signature, encoder.encode(await canonicalString(parts)))
+  if (signature?.length !== 32) return false
+  return crypto.subtle.verify(
+    'HMAC',
+    await hmacKey(secret),
+    signature,
+    encoder.encode(await canonicalString(parts)),
+  )
 }
 
 export function randomNonce(): string {
@@ -89,7 +102,12 @@ export function randomNonce(): string {
 export async function edgeSignatureHeaders(
   keyId: string,
   secret: string,
-  req: { method: string; pathWithQuery: string; body: Uint8Array<ArrayBuffer> | string; authorization: string },
+  req: {
+    method: string
+    pathWithQuery: string
+    body: Uint8Array<ArrayBuffer> | string
+    authorization: string
+  },
   nowSeconds: number = Math.floor(Date.now() / 1000),
 ): Promise<Record<string, string>> {
   const timestamp = String(nowSeconds)

@@ -13,7 +13,9 @@ const id = z.string().regex(/^[1-9][0-9]{0,17}$/, 'must be an id')
 const isoTime = z.string()
 const text = (max: number) => z.string().trim().max(max)
 
-export const IdempotencyKey = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be 8..64 characters of [A-Za-z0-9_-]')
+export const IdempotencyKey = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be 8..64 characters of [A-Za-z0-9_-]')
 
 export const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -23,7 +25,8 @@ export const ListQuery = z.object({
     .optional(),
 })
 export type ListQuery = z.infer<typeof ListQuery>
-export const page = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), nextCursor: z.string().nullable() })
+export const page = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), nextCursor: z.string().nullable() })
 
 export const ROLES = ['user', 'merchant_owner', 'merchant_staff', 'admin'] as const
 export type Role = (typeof ROLES)[number]
@@ -45,7 +48,10 @@ export const Me = z.object({
 export const UpdateMeRequest = z
   .object({
     nickname: text(32).min(1).optional(),
-    avatarUrl: z.url({ protocol: /^https?$/ }).max(512).optional(),
+    avatarUrl: z
+      .url({ protocol: /^https?$/ })
+      .max(512)
+      .optional(),
   })
   .strict()
 
@@ -53,8 +59,18 @@ export const Rule = z.object({
   earnPoints: z.number().int().min(0).max(1_000_000),
   perFen: z.number().int().min(1).max(MAX_AMOUNT_FEN),
   minOrderFen: z.number().int().min(0).max(MAX_AMOUNT_FEN),
-  maxPointsPerOrder: z.number().int().min(0).max(MAX_GRANT_POINTS * 100).nullable(),
-  dailyCapPerUser: z.number().int().min(0).max(MAX_GRANT_POINTS * 100).nullable(),
+  maxPointsPerOrder: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_GRANT_POINTS * 100)
+    .nullable(),
+  dailyCapPerUser: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_GRANT_POINTS * 100)
+    .nullable(),
 })
 export type Rule = z.infer<typeof Rule>
 export const DEFAULT_RULE: Rule = {
@@ -91,7 +107,10 @@ export const UpdateMerchantRequest = z
   .object({
     name: text(64).min(1).optional(),
     description: text(500).optional(),
-    logoUrl: z.url({ protocol: /^https?$/ }).max(512).optional(),
+    logoUrl: z
+      .url({ protocol: /^https?$/ })
+      .max(512)
+      .optional(),
   })
   .strict()
 

@@ -57,7 +57,11 @@ describe('login', () => {
 
   it('answers PATCH /api/me with the updated profile and rejects unknown fields', async () => {
     const u = await api.login(uniqueOpenid())
-    const ok = await api.patch('/api/me', { nickname: 'Mei', avatarUrl: 'https://img.example/a.png' }, { token: u.token })
+    const ok = await api.patch(
+      '/api/me',
+      { nickname: 'Mei', avatarUrl: 'https://img.example/a.png' },
+      { token: u.token },
+    )
     expect(ok.status).toBe(200)
     expect(ok.body).toMatchObject({ nickname: 'Mei', avatarUrl: 'https://img.example/a.png' })
     const bad = await api.patch('/api/me', { nickname: '' }, { token: u.token })
@@ -141,7 +145,9 @@ describe('edge signature (API.md §6)', () => {
   })
 
   it('accepts the old key while it is listed and refuses it once removed (rotation)', async () => {
-    await stack.restartOrigin({ EDGE_SIGNING_KEYS: 'k0:old-secret-old-secret,k1:' + (await import('./harness/stack.ts')).EDGE_SECRET })
+    await stack.restartOrigin({
+      EDGE_SIGNING_KEYS: `k0:old-secret-old-secret,k1:${(await import('./harness/stack.ts')).EDGE_SECRET}`,
+    })
     const withOld = await api.get(path, { sign: { keyId: 'k0', secret: 'old-secret-old-secret' } })
     expect(withOld.status).toBe(404)
     await stack.restartOrigin()
@@ -173,14 +179,19 @@ describe('operations endpoints', () => {
     const res = await api.get('/api/nope', { headers: { 'x-request-id': 'req-123' } })
     expect(res.status).toBe(404)
     expect(res.headers.get('x-request-id')).toBe('req-123')
-    expect(res.body).toEqual({ error: { code: 'NOT_FOUND', message: expect.any(String) }, requestId: 'req-123' })
+    expect(res.body).toEqual({
+      error: { code: 'NOT_FOUND', message: expect.any(String) },
+      requestId: 'req-123',
+    })
     const bare = await fetch(`${stack.origin.url}/nowhere`)
     expect(bare.status).toBe(404)
     expect(bare.headers.get('x-request-id')).toMatch(/.+/)
   })
 
   it('refuses an oversized body with 413', async () => {
-    const res = await api.call('POST', '/api/auth/login', { rawBody: JSON.stringify({ code: 'x'.repeat(70_000) }) })
+    const res = await api.call('POST', '/api/auth/login', {
+      rawBody: JSON.stringify({ code: 'x'.repeat(70_000) }),
+    })
     expect(res.status).toBe(413)
     expect(res.body.error.code).toBe('PAYLOAD_TOO_LARGE')
   })

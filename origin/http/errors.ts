@@ -17,14 +17,24 @@ const CODE_FOR_HTTP_STATUS: Record<number, ErrorCode> = {
 
 export function errorResponse(c: Context<AppEnv>, err: AppError): Response {
   for (const [name, value] of Object.entries(err.headers ?? {})) c.header(name, value)
-  return c.json(errorBody(err.code, err.message, c.get('requestId') ?? '', err.details), err.status as ContentfulStatusCode)
+  return c.json(
+    errorBody(err.code, err.message, c.get('requestId') ?? '', err.details),
+    err.status as ContentfulStatusCode,
+  )
 }
 
 export function isUnavailable(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code
   return (
     typeof code === 'string' &&
-    ['ECONNREFUSED', 'ECONNRESET', 'PROTOCOL_CONNECTION_LOST', 'ETIMEDOUT', 'EPIPE', 'ER_CON_COUNT_ERROR'].includes(code)
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'PROTOCOL_CONNECTION_LOST',
+      'ETIMEDOUT',
+      'EPIPE',
+      'ER_CON_COUNT_ERROR',
+    ].includes(code)
   )
 }
 
@@ -38,7 +48,10 @@ export function createErrorHandler(log: Logger) {
     const cause = (err as { cause?: unknown }).cause
     if (isUnavailable(err) || isUnavailable(cause) || err.name === 'MaxRetriesPerRequestError') {
       log.error('dependency unavailable', { requestId: c.get('requestId'), error: err.message })
-      return errorResponse(c, new AppError('ORIGIN_UNAVAILABLE', 'a backing service is unavailable, retry shortly'))
+      return errorResponse(
+        c,
+        new AppError('ORIGIN_UNAVAILABLE', 'a backing service is unavailable, retry shortly'),
+      )
     }
     log.error('unhandled error', { requestId: c.get('requestId'), error: err.message, stack: err.stack })
     return errorResponse(c, new AppError('INTERNAL', 'internal error'))

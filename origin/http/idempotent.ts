@@ -27,7 +27,12 @@ export async function idempotent(
     const url = new URL(c.req.url)
     const stored = await withIdempotency(
       deps.db.primary,
-      { userId: c.get('userId'), key: key.data, requestHash: requestHash(c.req.method, url.pathname, body), now },
+      {
+        userId: c.get('userId'),
+        key: key.data,
+        requestHash: requestHash(c.req.method, url.pathname, body),
+        now,
+      },
       (tx) => work(tx, now),
     )
     if (stored.replayed) c.header('Idempotent-Replayed', 'true')

@@ -3,9 +3,15 @@
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const
 export type LogLevel = keyof typeof LEVELS
 
-export type Logger = Record<Exclude<LogLevel, 'silent'>, (msg: string, fields?: Record<string, unknown>) => void>
+export type Logger = Record<
+  Exclude<LogLevel, 'silent'>,
+  (msg: string, fields?: Record<string, unknown>) => void
+>
 
-export function createLogger(level: LogLevel, write: (line: string) => void = (l) => process.stdout.write(l)): Logger {
+export function createLogger(
+  level: LogLevel,
+  write: (line: string) => void = (l) => process.stdout.write(l),
+): Logger {
   const at = (name: Exclude<LogLevel, 'silent'>) => (msg: string, fields?: Record<string, unknown>) => {
     if (LEVELS[name] < LEVELS[level]) return
     write(`${JSON.stringify({ time: new Date().toISOString(), level: name, msg, ...fields })}\n`)

@@ -20,7 +20,10 @@ export function validationError(issues: z.core.$ZodIssue[]): AppError {
   })
 }
 
-export const valid = <Target extends keyof ValidationTargets, S extends z.ZodType>(target: Target, schema: S) =>
+export const valid = <Target extends keyof ValidationTargets, S extends z.ZodType>(
+  target: Target,
+  schema: S,
+) =>
   zValidator(target, schema, (result) => {
     if (!result.success) throw validationError(result.error.issues)
   })
@@ -31,7 +34,9 @@ export const jsonOnly = createMiddleware<AppEnv>(async (c, next) => {
     const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
     const hasBody = c.req.header('content-length') !== '0' && (await c.req.arrayBuffer()).byteLength > 0
     if (hasBody && type !== 'application/json') {
-      throw new AppError('VALIDATION_FAILED', 'Content-Type must be application/json', { field: 'Content-Type' })
+      throw new AppError('VALIDATION_FAILED', 'Content-Type must be application/json', {
+        field: 'Content-Type',
+      })
     }
   }
   await next()

@@ -30,9 +30,17 @@ export function adminRoutes(deps: OriginDeps) {
       await requireUserExists(deps.db.primary, userId)
       return idempotent(c, deps, async (tx, now) => ({
         status: 201,
-        body: await adjustPoints(tx, { adminUserId: c.get('userId'), userId, points: input.points, reason: input.reason, now }),
+        body: await adjustPoints(tx, {
+          adminUserId: c.get('userId'),
+          userId,
+          points: input.points,
+          reason: input.reason,
+          now,
+        }),
       }))
     })
     .get('/stats', async (c) => c.json(await platformStats(deps.db.read)))
-    .get('/audit-log', valid('query', ListQuery), async (c) => c.json(await listAudit(deps.db.read, c.req.valid('query'))))
+    .get('/audit-log', valid('query', ListQuery), async (c) =>
+      c.json(await listAudit(deps.db.read, c.req.valid('query'))),
+    )
 }

@@ -16,17 +16,26 @@ export function authRoutes(deps: OriginDeps) {
           field: 'code',
         })
       }
-      if (err instanceof WechatApiError) throw new AppError('PAYMENT_PROVIDER_ERROR', 'WeChat login is unavailable')
+      if (err instanceof WechatApiError)
+        throw new AppError('PAYMENT_PROVIDER_ERROR', 'WeChat login is unavailable')
       throw err
     })
     const userId = await upsertUserByOpenid(deps.db.primary, session, new Date())
     const identity = await identityOf(deps.db.primary, userId, deps.config.ADMIN_OPENIDS)
     if (!identity) throw new AppError('INTERNAL', 'user vanished during login')
-    const { token, expiresAt } = await issueToken(deps.config.JWT_SECRET, identity, Math.floor(Date.now() / 1000))
+    const { token, expiresAt } = await issueToken(
+      deps.config.JWT_SECRET,
+      identity,
+      Math.floor(Date.now() / 1000),
+    )
     return c.json({
       token,
       expiresAt,
-      user: { id: String(identity.userId), roles: identity.roles, merchantId: identity.merchantId === null ? null : String(identity.merchantId) },
+      user: {
+        id: String(identity.userId),
+        roles: identity.roles,
+        merchantId: identity.merchantId === null ? null : String(identity.merchantId),
+      },
     })
   })
 }

@@ -49,7 +49,13 @@ export function merchantConsoleRoutes(deps: OriginDeps) {
     })
     .patch('/', ownerOnly, valid('json', UpdateMerchantRequest), async (c) => {
       const o = owner(c)
-      const merchant = await updateMerchantProfile(db, o.userId, o.merchantId, c.req.valid('json'), new Date())
+      const merchant = await updateMerchantProfile(
+        db,
+        o.userId,
+        o.merchantId,
+        c.req.valid('json'),
+        new Date(),
+      )
       return c.json(merchantView(merchant))
     })
     .put('/rule', ownerOnly, valid('json', Rule), async (c) => {
@@ -66,14 +72,24 @@ export function merchantConsoleRoutes(deps: OriginDeps) {
       await requireUserExists(db, userId)
       return idempotent(c, deps, async (tx, now) => {
         const merchant = await findMerchant(tx, owner(c).merchantId)
-        const grant = await grantPoints(tx, { owner: owner(c), merchant: merchant!, userId, points: input.points, reason: input.reason, now })
+        const grant = await grantPoints(tx, {
+          owner: owner(c),
+          merchant: merchant!,
+          userId,
+          points: input.points,
+          reason: input.reason,
+          now,
+        })
         return { status: 201, body: grant }
       })
     })
     .post('/staff', ownerOnly, valid('json', StaffRequest), async (c) => {
       const userId = Number(c.req.valid('json').userId)
       await addStaff(db, owner(c), userId, new Date())
-      return c.json({ merchantId: String(owner(c).merchantId), userId: String(userId), role: 'merchant_staff' }, 201)
+      return c.json(
+        { merchantId: String(owner(c).merchantId), userId: String(userId), role: 'merchant_staff' },
+        201,
+      )
     })
     .delete('/staff/:userId', ownerOnly, valid('param', UserIdParam), async (c) => {
       await removeStaff(db, owner(c), Number(c.req.valid('param').userId), new Date())

@@ -9,7 +9,9 @@ const READY_TIMEOUT_MS = 2000
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([
     work,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms).unref()),
+    new Promise<T>((_, reject) =>
+      setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms).unref(),
+    ),
   ])
 }
 
@@ -27,7 +29,10 @@ export function opsRoutes(deps: OriginDeps) {
         withTimeout(deps.db.ping(), READY_TIMEOUT_MS),
         withTimeout(deps.redis.ping(), READY_TIMEOUT_MS),
       ])
-      const checks = { mysql: mysql.status === 'fulfilled' ? 'ok' : 'down', redis: redis.status === 'fulfilled' ? 'ok' : 'down' }
+      const checks = {
+        mysql: mysql.status === 'fulfilled' ? 'ok' : 'down',
+        redis: redis.status === 'fulfilled' ? 'ok' : 'down',
+      }
       const ready = checks.mysql === 'ok' && checks.redis === 'ok'
       return c.json({ status: ready ? 'ready' : 'not_ready', checks }, ready ? 200 : 503)
     })

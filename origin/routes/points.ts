@@ -1,4 +1,5 @@
 import { Hono } from 'hono'
+import { z } from 'zod'
 import { CreateGiftRequest, GiftCode, ListQuery } from '../../shared/schemas.ts'
 import { requireUser } from '../http/auth.ts'
 import type { AppEnv, OriginDeps } from '../http/context.ts'
@@ -6,7 +7,6 @@ import { idempotent } from '../http/idempotent.ts'
 import { valid } from '../http/validate.ts'
 import { cancelGift, claimGift, createGift, giftView, viewGiftByCode } from '../services/gifts.ts'
 import { balanceOf, recordsOf } from '../services/points.ts'
-import { z } from 'zod'
 import { IdParam } from './merchants.ts'
 
 const CodeParam = z.object({ code: GiftCode })
@@ -16,7 +16,9 @@ export function pointsRoutes(deps: OriginDeps) {
   return new Hono<AppEnv>()
     .use(requireUser(deps.config.JWT_SECRET))
     .get('/balance', async (c) => c.json(await balanceOf(db, c.get('userId'))))
-    .get('/records', valid('query', ListQuery), async (c) => c.json(await recordsOf(db, c.get('userId'), c.req.valid('query'))))
+    .get('/records', valid('query', ListQuery), async (c) =>
+      c.json(await recordsOf(db, c.get('userId'), c.req.valid('query'))),
+    )
     .post('/gifts', valid('json', CreateGiftRequest), (c) =>
       idempotent(c, deps, async (tx, now) => {
         const input = c.req.valid('json')
@@ -31,7 +33,9 @@ export function pointsRoutes(deps: OriginDeps) {
         return { status: 201, body: giftView(gift) }
       }),
     )
-    .get('/gifts/:code', valid('param', CodeParam), async (c) => c.json(await viewGiftByCode(db, c.req.valid('param').code)))
+    .get('/gifts/:code', valid('param', CodeParam), async (c) =>
+      c.json(await viewGiftByCode(db, c.req.valid('param').code)),
+    )
     .post('/gifts/:code/claim', valid('param', CodeParam), async (c) => {
       const result = await claimGift(db, c.req.valid('param').code, c.get('userId'))
       deps.metrics.gifts.inc({ status: 'CLAIMED' })

@@ -6,7 +6,8 @@ import type { Db } from '../db/client.ts'
 import { pageOf } from './merchants.ts'
 
 export async function platformStats(db: Db) {
-  const rows = async (query: ReturnType<typeof sql>) => (await db.execute(query))[0] as unknown as Array<Record<string, unknown>>
+  const rows = async (query: ReturnType<typeof sql>) =>
+    (await db.execute(query))[0] as unknown as Array<Record<string, unknown>>
   const [usersRow, merchantsRows, pointsRow, giftsRow, ordersRows] = await Promise.all([
     rows(sql`SELECT COUNT(*) AS n FROM users`),
     rows(sql`SELECT status, COUNT(*) AS n FROM merchants GROUP BY status`),

@@ -92,19 +92,27 @@ async function returnToSender(tx: Tx, gift: GiftRow, status: 'CANCELLED' | 'EXPI
   })
   if (!moved.applied) throw new Error(`gift ${gift.id}: settled twice (status was PENDING)`)
   await tx.update(gifts).set({ status, updatedAt: now }).where(eq(gifts.id, gift.id))
-  return { gift: { ...gift, status, updatedAt: now }, senderBalance: moved.userBalances.get(gift.senderUserId)! }
+  return {
+    gift: { ...gift, status, updatedAt: now },
+    senderBalance: moved.userBalances.get(gift.senderUserId)!,
+  }
 }
 
 type Settled = { outcome: 'settled'; gift: GiftRow; balance: number } | { outcome: 'expired' }
 
 function refuseUnlessPending(gift: GiftRow): void {
-  if (gift.status === 'CLAIMED') throw new AppError('GIFT_ALREADY_CLAIMED', 'this gift has already been claimed')
+  if (gift.status === 'CLAIMED')
+    throw new AppError('GIFT_ALREADY_CLAIMED', 'this gift has already been claimed')
   if (gift.status === 'EXPIRED') throw new AppError('GIFT_EXPIRED', 'this gift has expired')
   if (gift.status === 'CANCELLED') throw new AppError('INVALID_STATE', 'this gift was cancelled')
 }
 
 /** An overdue gift is expired by whoever touches it first; the refusal is sent after that commits. */
-async function settle(db: Db, find: (tx: Tx) => Promise<GiftRow | undefined>, act: (tx: Tx, gift: GiftRow) => Promise<Settled>) {
+async function settle(
+  db: Db,
+  find: (tx: Tx) => Promise<GiftRow | undefined>,
+  act: (tx: Tx, gift: GiftRow) => Promise<Settled>,
+) {
   const result = await runTx(db, async (tx): Promise<Settled> => {
     const gift = await find(tx)
     if (!gift) throw new AppError('NOT_FOUND', 'gift not found')
@@ -184,7 +192,7 @@ export async function expireDueGifts(db: Db, now: Date): Promise<number> {
   for (const { id } of due) {
     const done = await runTx(db, async (tx) => {
       const [gift] = await tx.select().from(gifts).where(eq(gifts.id, id)).for('update')
-      if (!gift || gift.status !== 'PENDING' || gift.expiresAt.getTime() > now.getTime()) return false
+      if (gift?.status !== 'PENDING' || gift.expiresAt.getTime() > now.getTime()) return false
       await returnToSender(tx, gift, 'EXPIRED', now)
       return true
     })

@@ -10,7 +10,14 @@ import type { MerchantRow } from './merchants.ts'
 
 export async function grantPoints(
   tx: Tx,
-  input: { owner: { userId: number }; merchant: MerchantRow; userId: number; points: number; reason: string; now: Date },
+  input: {
+    owner: { userId: number }
+    merchant: MerchantRow
+    userId: number
+    points: number
+    reason: string
+    now: Date
+  },
 ) {
   if (input.merchant.status !== 'ACTIVE') {
     throw new AppError('MERCHANT_NOT_ACTIVE', `merchant is ${input.merchant.status}`)

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto'
 import { and, eq, lt } from 'drizzle-orm'
 import { idempotencyKeys } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
-import { DUPLICATE_KEY, type Db, mysqlErrno, runTx, type Tx } from '../db/client.ts'
+import { type Db, DUPLICATE_KEY, mysqlErrno, runTx, type Tx } from '../db/client.ts'
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000
 
@@ -40,14 +40,18 @@ export async function withIdempotency(
       })
     } catch (err) {
       if (mysqlErrno(err) !== DUPLICATE_KEY) throw err
-      const [stored] = await tx.select().from(idempotencyKeys).where(where).for('update')
+      const [stored] = await tx.select().from(idempotencyKeys).where(where)
       if (!stored) throw err
       const expired = stored.createdAt.getTime() < scope.now.getTime() - IDEMPOTENCY_TTL_MS
       if (!expired) {
         if (stored.requestHash !== scope.requestHash) {
-          throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request', {
-            field: 'Idempotency-Key',
-          })
+          throw new AppError(
+            'IDEMPOTENCY_KEY_REUSED',
+            'this Idempotency-Key was used with a different request',
+            {
+              field: 'Idempotency-Key',
+            },
+          )
         }
         return { status: stored.responseStatus, body: stored.responseBody, replayed: true }
       }

@@ -10,7 +10,7 @@
 import { and, eq, sql } from 'drizzle-orm'
 import { type AccountKind, accounts, ledgerEntries, type TransferKind, transfers } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
-import { DUPLICATE_KEY, type Db, mysqlErrno, type Tx } from '../db/client.ts'
+import { type Db, DUPLICATE_KEY, mysqlErrno, type Tx } from '../db/client.ts'
 
 export const MAX_TRANSFER_POINTS = 1_000_000_000
 export const EARNING_KINDS: readonly TransferKind[] = ['EARN', 'REFUND_CLAWBACK', 'MERCHANT_GRANT']
@@ -18,7 +18,10 @@ export const EARNING_KINDS: readonly TransferKind[] = ['EARN', 'REFUND_CLAWBACK'
 export type AccountRef = { kind: AccountKind; ownerId: number }
 
 export const userAccount = (userId: number): AccountRef => ({ kind: 'USER', ownerId: userId })
-export const merchantIssuance = (merchantId: number): AccountRef => ({ kind: 'MERCHANT_ISSUANCE', ownerId: merchantId })
+export const merchantIssuance = (merchantId: number): AccountRef => ({
+  kind: 'MERCHANT_ISSUANCE',
+  ownerId: merchantId,
+})
 export const GIFT_ESCROW: AccountRef = { kind: 'GIFT_ESCROW', ownerId: 0 }
 export const PLATFORM: AccountRef = { kind: 'PLATFORM', ownerId: 0 }
 
@@ -65,7 +68,12 @@ export async function ensureAccount(db: Db | Tx, ref: AccountRef, now: Date): Pr
 
 async function lockUserAccount(tx: Tx, ownerId: number): Promise<LockedUserAccount> {
   const [row] = await tx
-    .select({ id: accounts.id, ownerId: accounts.ownerId, balance: accounts.balance, lastSeq: accounts.lastSeq })
+    .select({
+      id: accounts.id,
+      ownerId: accounts.ownerId,
+      balance: accounts.balance,
+      lastSeq: accounts.lastSeq,
+    })
     .from(accounts)
     .where(and(eq(accounts.kind, 'USER'), eq(accounts.ownerId, ownerId)))
     .for('update')
@@ -104,7 +112,9 @@ export async function transfer(tx: Tx, req: TransferRequest): Promise<TransferRe
   if (!Number.isSafeInteger(req.points) || req.points <= 0 || req.points > MAX_TRANSFER_POINTS) {
     throw new Error(`transfer ${req.businessKey}: points must be a positive integer, got ${req.points}`)
   }
-  const userSides = [req.debit, req.credit].filter((a) => a.kind === 'USER').sort((a, b) => a.ownerId - b.ownerId)
+  const userSides = [req.debit, req.credit]
+    .filter((a) => a.kind === 'USER')
+    .sort((a, b) => a.ownerId - b.ownerId)
   const locked = new Map<number, LockedUserAccount>()
   for (const side of userSides) locked.set(side.ownerId, await lockUserAccount(tx, side.ownerId))
 
@@ -112,7 +122,8 @@ export async function transfer(tx: Tx, req: TransferRequest): Promise<TransferRe
     ref.kind === 'USER' ? locked.get(ref.ownerId)!.id : ensureAccount(tx, ref, req.now)
   const debitId = await idOf(req.debit)
   const creditId = await idOf(req.credit)
-  if (debitId === creditId) throw new Error(`transfer ${req.businessKey}: debit and credit are the same account`)
+  if (debitId === creditId)
+    throw new Error(`transfer ${req.businessKey}: debit and credit are the same account`)
 
   const inserted = await insertTransfer(tx, req, debitId, creditId)
   if (!inserted.inserted) return { applied: false, transferId: inserted.transferId }
@@ -132,10 +143,14 @@ export async function transfer(tx: Tx, req: TransferRequest): Promise<TransferRe
     const acct = locked.get(ref.ownerId)!
     const balanceAfter = acct.balance + delta
     if (delta < 0 && balanceAfter < 0 && !req.allowNegative) {
-      throw new AppError('INSUFFICIENT_POINTS', `not enough points: balance ${acct.balance}, needed ${-delta}`, {
-        balance: acct.balance,
-        needed: -delta,
-      })
+      throw new AppError(
+        'INSUFFICIENT_POINTS',
+        `not enough points: balance ${acct.balance}, needed ${-delta}`,
+        {
+          balance: acct.balance,
+          needed: -delta,
+        },
+      )
     }
     userBalances.set(ref.ownerId, balanceAfter)
     return { ...base, seq: acct.lastSeq + 1, balanceAfter }
@@ -150,11 +165,14 @@ export async function transfer(tx: Tx, req: TransferRequest): Promise<TransferRe
       .set({
         balance: row.balanceAfter!,
         lastSeq: row.seq,
-        ...(EARNING_KINDS.includes(req.kind) ? { totalEarned: sql`${accounts.totalEarned} + ${row.delta}` } : {}),
+        ...(EARNING_KINDS.includes(req.kind)
+          ? { totalEarned: sql`${accounts.totalEarned} + ${row.delta}` }
+          : {}),
       })
       .where(and(eq(accounts.id, row.accountId), eq(accounts.lastSeq, row.seq - 1)))
     // The row is locked, so this can only fail if the lock discipline above was broken: stop loudly.
-    if (res.affectedRows !== 1) throw new Error(`ledger invariant: account ${row.accountId} moved under its lock`)
+    if (res.affectedRows !== 1)
+      throw new Error(`ledger invariant: account ${row.accountId} moved under its lock`)
   }
   return { applied: true, transferId: inserted.transferId, userBalances }
 }

@@ -1,9 +1,9 @@
 /** Merchant applications, review, profile, rule and staff. */
 import { and, desc, eq, lt } from 'drizzle-orm'
-import { MERCHANT_STATUSES, merchants, merchantStaff, users } from '../../db/schema.ts'
+import { type MERCHANT_STATUSES, merchantStaff, merchants, users } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
 import { DEFAULT_RULE, type ListQuery, type Rule } from '../../shared/schemas.ts'
-import { DUPLICATE_KEY, type Db, mysqlErrno, runTx, type Tx } from '../db/client.ts'
+import { type Db, DUPLICATE_KEY, mysqlErrno, runTx, type Tx } from '../db/client.ts'
 import { recordAudit } from './audit.ts'
 import { ensureAccount, merchantIssuance } from './ledger.ts'
 
@@ -42,7 +42,7 @@ export async function findMerchant(db: Db | Tx, merchantId: number): Promise<Mer
 
 export async function getActiveMerchant(db: Db, merchantId: number): Promise<MerchantRow> {
   const m = await findMerchant(db, merchantId)
-  if (!m || m.status !== 'ACTIVE') throw new AppError('NOT_FOUND', 'merchant not found')
+  if (m?.status !== 'ACTIVE') throw new AppError('NOT_FOUND', 'merchant not found')
   return m
 }
 
@@ -56,7 +56,11 @@ export async function applyForMerchant(
   return runTx(db, async (tx) => {
     const [staff] = await tx.select().from(merchantStaff).where(eq(merchantStaff.userId, userId))
     if (staff) throw new AppError('INVALID_STATE', 'staff of a merchant cannot apply for another')
-    const [existing] = await tx.select().from(merchants).where(eq(merchants.ownerUserId, userId)).for('update')
+    const [existing] = await tx
+      .select()
+      .from(merchants)
+      .where(eq(merchants.ownerUserId, userId))
+      .for('update')
     const fields = {
       name: input.name,
       description: input.description ?? '',
@@ -83,13 +87,17 @@ export async function applyForMerchant(
       })
       return (await findMerchant(tx, res.insertId))!
     } catch (err) {
-      if (mysqlErrno(err) === DUPLICATE_KEY) throw new AppError('INVALID_STATE', 'you already have a merchant')
+      if (mysqlErrno(err) === DUPLICATE_KEY)
+        throw new AppError('INVALID_STATE', 'you already have a merchant')
       throw err
     }
   })
 }
 
-const REVIEW_TRANSITIONS: Record<'approve' | 'reject' | 'suspend', { from: MerchantStatus[]; to: MerchantStatus }> = {
+const REVIEW_TRANSITIONS: Record<
+  'approve' | 'reject' | 'suspend',
+  { from: MerchantStatus[]; to: MerchantStatus }
+> = {
   approve: { from: ['PENDING_REVIEW', 'SUSPENDED'], to: 'ACTIVE' },
   reject: { from: ['PENDING_REVIEW'], to: 'REJECTED' },
   suspend: { from: ['ACTIVE'], to: 'SUSPENDED' },
@@ -107,7 +115,9 @@ export async function reviewMerchant(
     const [m] = await tx.select().from(merchants).where(eq(merchants.id, merchantId)).for('update')
     if (!m) throw new AppError('NOT_FOUND', 'merchant not found')
     if (!rule.from.includes(m.status)) {
-      throw new AppError('INVALID_STATE', `cannot ${action} a merchant that is ${m.status}`, { status: m.status })
+      throw new AppError('INVALID_STATE', `cannot ${action} a merchant that is ${m.status}`, {
+        status: m.status,
+      })
     }
     await tx.update(merchants).set({ status: rule.to, updatedAt: now }).where(eq(merchants.id, merchantId))
     if (rule.to === 'ACTIVE') await ensureAccount(tx, merchantIssuance(merchantId), now)
@@ -214,14 +224,24 @@ export async function addStaff(
   await runTx(db, async (tx) => {
     const [user] = await tx.select({ id: users.id }).from(users).where(eq(users.id, staffUserId))
     if (!user) throw new AppError('NOT_FOUND', 'user not found', { field: 'userId' })
-    const [owns] = await tx.select({ id: merchants.id }).from(merchants).where(eq(merchants.ownerUserId, staffUserId))
-    if (owns) throw new AppError('INVALID_STATE', 'that user owns or applied for a merchant', { field: 'userId' })
-    const [current] = await tx.select().from(merchantStaff).where(eq(merchantStaff.userId, staffUserId)).for('update')
+    const [owns] = await tx
+      .select({ id: merchants.id })
+      .from(merchants)
+      .where(eq(merchants.ownerUserId, staffUserId))
+    if (owns)
+      throw new AppError('INVALID_STATE', 'that user owns or applied for a merchant', { field: 'userId' })
+    const [current] = await tx
+      .select()
+      .from(merchantStaff)
+      .where(eq(merchantStaff.userId, staffUserId))
+      .for('update')
     if (current && current.merchantId !== owner.merchantId) {
       throw new AppError('INVALID_STATE', 'that user is staff of another merchant', { field: 'userId' })
     }
     if (!current) {
-      await tx.insert(merchantStaff).values({ userId: staffUserId, merchantId: owner.merchantId, createdAt: now })
+      await tx
+        .insert(merchantStaff)
+        .values({ userId: staffUserId, merchantId: owner.merchantId, createdAt: now })
     }
     await recordAudit(
       tx,

@@ -1,6 +1,6 @@
 /** Read side of orders: the views and lists the payer and the merchant console see. */
 import { and, desc, eq, gte, lt } from 'drizzle-orm'
-import { ORDER_STATUSES, orders } from '../../db/schema.ts'
+import { type ORDER_STATUSES, orders } from '../../db/schema.ts'
 import type { ListQuery } from '../../shared/schemas.ts'
 import type { Db } from '../db/client.ts'
 import { pageOf } from './merchants.ts'

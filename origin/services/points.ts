@@ -47,7 +47,12 @@ export async function recordsOf(db: Db, userId: number, q: ListQuery) {
   const rows = await db
     .select()
     .from(ledgerEntries)
-    .where(and(eq(ledgerEntries.accountId, acct.id), q.cursor ? lt(ledgerEntries.id, Number(q.cursor)) : undefined))
+    .where(
+      and(
+        eq(ledgerEntries.accountId, acct.id),
+        q.cursor ? lt(ledgerEntries.id, Number(q.cursor)) : undefined,
+      ),
+    )
     .orderBy(desc(ledgerEntries.id))
     .limit(q.limit + 1)
   return pageOf(rows, q.limit, (e) => e.id, recordView)

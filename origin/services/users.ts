@@ -1,7 +1,7 @@
 /** Users, their roles and their profile. Roles are derived from the database on every request, so
  * an approval, a suspension or a staff removal takes effect at once, whatever a token says. */
 import { eq, sql } from 'drizzle-orm'
-import { merchants, merchantStaff, users } from '../../db/schema.ts'
+import { merchantStaff, merchants, users } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
 import type { Role } from '../../shared/schemas.ts'
 import type { Db } from '../db/client.ts'
@@ -20,7 +20,11 @@ export interface Identity {
 
 const APPROVED = new Set(['ACTIVE', 'SUSPENDED'])
 
-export async function identityOf(db: Db, userId: number, adminOpenids: readonly string[]): Promise<Identity | null> {
+export async function identityOf(
+  db: Db,
+  userId: number,
+  adminOpenids: readonly string[],
+): Promise<Identity | null> {
   const [row] = await db
     .select({
       id: users.id,
@@ -30,7 +34,9 @@ export async function identityOf(db: Db, userId: number, adminOpenids: readonly 
       ownedId: merchants.id,
       ownedStatus: merchants.status,
       staffOf: merchantStaff.merchantId,
-      staffMerchantStatus: sql<string | null>`(SELECT status FROM merchants sm WHERE sm.id = ${merchantStaff.merchantId})`,
+      staffMerchantStatus: sql<
+        string | null
+      >`(SELECT status FROM merchants sm WHERE sm.id = ${merchantStaff.merchantId})`,
     })
     .from(users)
     .leftJoin(merchants, eq(merchants.ownerUserId, users.id))
@@ -40,7 +46,8 @@ export async function identityOf(db: Db, userId: number, adminOpenids: readonly 
   const roles: Role[] = ['user']
   let merchantRole: Identity['merchantRole'] = null
   if (row.ownedId !== null && APPROVED.has(row.ownedStatus ?? '')) merchantRole = 'merchant_owner'
-  else if (row.staffOf !== null && APPROVED.has(row.staffMerchantStatus ?? '')) merchantRole = 'merchant_staff'
+  else if (row.staffOf !== null && APPROVED.has(row.staffMerchantStatus ?? ''))
+    merchantRole = 'merchant_staff'
   if (merchantRole) roles.push(merchantRole)
   if (adminOpenids.includes(row.openid)) roles.push('admin')
   return {

@@ -20,7 +20,11 @@ export interface CallOptions {
 }
 
 export function apiClient(baseUrl: string) {
-  async function call<T = any>(method: string, path: string, opts: CallOptions = {}): Promise<ApiResponse<T>> {
+  async function call<T = any>(
+    method: string,
+    path: string,
+    opts: CallOptions = {},
+  ): Promise<ApiResponse<T>> {
     const body = opts.rawBody ?? (opts.body === undefined ? '' : JSON.stringify(opts.body))
     const authorization = opts.token ? `Bearer ${opts.token}` : ''
     const headers: Record<string, string> = {}
@@ -53,9 +57,12 @@ export function apiClient(baseUrl: string) {
   return {
     call,
     get: <T = any>(path: string, opts?: CallOptions) => call<T>('GET', path, opts),
-    post: <T = any>(path: string, body?: unknown, opts?: CallOptions) => call<T>('POST', path, { ...opts, body }),
-    put: <T = any>(path: string, body?: unknown, opts?: CallOptions) => call<T>('PUT', path, { ...opts, body }),
-    patch: <T = any>(path: string, body?: unknown, opts?: CallOptions) => call<T>('PATCH', path, { ...opts, body }),
+    post: <T = any>(path: string, body?: unknown, opts?: CallOptions) =>
+      call<T>('POST', path, { ...opts, body }),
+    put: <T = any>(path: string, body?: unknown, opts?: CallOptions) =>
+      call<T>('PUT', path, { ...opts, body }),
+    patch: <T = any>(path: string, body?: unknown, opts?: CallOptions) =>
+      call<T>('PATCH', path, { ...opts, body }),
     delete: <T = any>(path: string, opts?: CallOptions) => call<T>('DELETE', path, opts),
     async login(openid: string) {
       const res = await call('POST', '/api/auth/login', { body: { code: `code-${openid}` } })

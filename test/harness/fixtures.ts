@@ -21,18 +21,28 @@ export async function activeMerchant(api: ApiClient, name = 'Tea House') {
   )
   if (applied.status !== 201) throw new Error(`apply failed ${applied.status} ${applied.text}`)
   const merchantId = applied.body.merchantId as string
-  const approved = await api.post(`/api/admin/merchants/${merchantId}/approve`, undefined, { token: await adminToken(api) })
+  const approved = await api.post(`/api/admin/merchants/${merchantId}/approve`, undefined, {
+    token: await adminToken(api),
+  })
   if (approved.status !== 200) throw new Error(`approve failed ${approved.status} ${approved.text}`)
   const relogin = await api.login(ownerOpenid)
   return { merchantId, ownerToken: relogin.token, ownerId: owner.user.id }
 }
 
 /** A user with `points` granted by a fresh merchant. */
-export async function userWithPoints(api: ApiClient, points: number, merchant?: { merchantId: string; ownerToken: string }) {
+export async function userWithPoints(
+  api: ApiClient,
+  points: number,
+  merchant?: { merchantId: string; ownerToken: string },
+) {
   const m = merchant ?? (await activeMerchant(api))
   const user = await api.login(uniqueOpenid())
   if (points > 0) {
-    const res = await api.post('/api/merchant/grants', { userId: user.user.id, points, reason: 'welcome' }, { token: m.ownerToken })
+    const res = await api.post(
+      '/api/merchant/grants',
+      { userId: user.user.id, points, reason: 'welcome' },
+      { token: m.ownerToken },
+    )
     if (res.status !== 201) throw new Error(`grant failed ${res.status} ${res.text}`)
   }
   return { token: user.token, id: user.user.id, merchant: m }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { migrateDatabase } from '../../db/migrate.ts'
 import { createDatabase, type Database } from '../../origin/db/client.ts'
 import { checkLedgerInvariants } from '../../origin/services/ledger.ts'
-import { sandboxEnv, type StartedSandbox, startSandbox } from '../../sandbox/server.ts'
+import { type StartedSandbox, sandboxEnv, startSandbox } from '../../sandbox/server.ts'
 import { type OriginProcess, startOriginProcess } from './origin-process.ts'
 import { freePort } from './ports.ts'
 
@@ -28,7 +28,9 @@ export interface Stack {
   close(): Promise<void>
 }
 
-export async function startStack(opts: { env?: Record<string, string>; sandboxRetryTimeScale?: number } = {}): Promise<Stack> {
+export async function startStack(
+  opts: { env?: Record<string, string>; sandboxRetryTimeScale?: number } = {},
+): Promise<Stack> {
   const databaseUrl = `${MYSQL_SERVER}/points_t_${randomBytes(5).toString('hex')}`
   await migrateDatabase(databaseUrl)
   const sandbox = await startSandbox({ retryTimeScale: opts.sandboxRetryTimeScale ?? 0.001 })

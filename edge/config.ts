@@ -1,0 +1,46 @@
+/**
+ * Edge settings from the environment (API.md §8). Parsed once per isolate; a missing or malformed
+ * variable fails with one line naming it, so a bad deploy is obvious from the first log line.
+ */
+import { z } from 'zod'
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback)
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+const required = z.string({ error: 'is required' }).min(1, 'is required')
+
+const schema = z.object({
+  ORIGIN_URL: httpUrl,
+  UPSTASH_REDIS_REST_URL: httpUrl,
+  UPSTASH_REDIS_REST_TOKEN: required,
+  JWT_SECRET: required,
+  // The origin reads EDGE_SIGNING_KEYS as `kid:secret[,kid:secret]`, so a kid cannot hold ':' or ','.
+  EDGE_SIGNING_KEY_ID: required.regex(/^[A-Za-z0-9_-]+$/, 'must match [A-Za-z0-9_-]+'),
+  EDGE_SIGNING_SECRET: required,
+  RATE_LIMIT_IP_MAX: positiveInt(1000),
+  RATE_LIMIT_IP_WINDOW_S: positiveInt(900),
+  RATE_LIMIT_LOGIN_MAX: positiveInt(20),
+  RATE_LIMIT_WRITE_MAX: positiveInt(60),
+  CACHE_TTL_S: positiveInt(30),
+  ORIGIN_TIMEOUT_MS: positiveInt(10_000),
+  REDIS_TIMEOUT_MS: positiveInt(500),
+  EDGE_PORT: positiveInt(8787),
+  // Deno only (workerd's address is wrangler's business): 127.0.0.1 keeps a dev edge off the network.
+  EDGE_HOST: z.string().min(1).default('0.0.0.0'),
+})
+
+export type EdgeConfig = z.output<typeof schema>
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/** Empty strings count as unset, so `FOO=` in a .env behaves like a missing FOO. */
+export function parseConfig(env: Record<string, unknown>): EdgeConfig {
+  const cleaned = Object.fromEntries(
+    Object.keys(schema.shape).map((name) => [name, env[name] === '' ? undefined : env[name]]),
+  )
+  const result = schema.safeParse(cleaned)
+  if (result.success) return result.data
+  const issue = result.error.issues[0]!
+  throw new ConfigError(`edge configuration: ${String(issue.path[0])} ${issue.message}`)
+}

@@ -1,0 +1,44 @@
+/** Deno entry: `deno run --allow-net --allow-env --allow-read edge/deno.ts`. */
+import { createEdgeApp } from './app.ts'
+import { ConfigError, parseConfig } from './config.ts'
+import { runtimeDeps } from './runtime-deps.ts'
+
+interface ConnInfo {
+  remoteAddr: { hostname: string }
+}
+
+declare const Deno: {
+  env: { toObject(): Record<string, string> }
+  exit(code: number): never
+  serve(
+    options: {
+      port: number
+      hostname: string
+      onListen?: (addr: { hostname: string; port: number }) => void
+    },
+    handler: (request: Request, info: ConnInfo) => Response | Promise<Response>,
+  ): { finished: Promise<void> }
+}
+
+let config: ReturnType<typeof parseConfig>
+try {
+  config = parseConfig(Deno.env.toObject())
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err
+  console.error(err.message)
+  Deno.exit(1)
+}
+
+// The socket's peer is the only address a caller cannot forge; headers are ignored here.
+const app = createEdgeApp(
+  runtimeDeps(config, (_req, env) => (env as ConnInfo | undefined)?.remoteAddr.hostname),
+)
+
+Deno.serve(
+  {
+    port: config.EDGE_PORT,
+    hostname: config.EDGE_HOST,
+    onListen: ({ hostname, port }) => console.log(`edge (deno) listening on http://${hostname}:${port}`),
+  },
+  (request, info) => app.fetch(request, info),
+)

@@ -1,0 +1,53 @@
+import type { RateLimitDecision, RateLimiter, RateLimitRule } from './limiter.ts'
+
+/** The one call the limiter needs; @upstash/redis's `eval` fits it. */
+export interface ScriptRunner {
+  eval(script: string, keys: string[], args: string[]): Promise<unknown>
+}
+
+// Fixed windows, all counters of a request in one atomic script: one round trip per request, and
+// exact under any concurrency because Redis runs scripts one at a time. Plain Lua with no shebang
+// flags, so Upstash, SRH and plain Redis behind the bridge all accept it.
+// KEYS[i] is a counter; ARGV[2i-1] its limit, ARGV[2i] its window in ms.
+// Returns {allowed, count1, pttl1, count2, pttl2, …}.
+export const RATE_LIMIT_SCRIPT = `
+local counts = {}
+local allowed = 1
+for i = 1, #KEYS do
+  counts[i] = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if counts[i] >= tonumber(ARGV[2 * i - 1]) then allowed = 0 end
+end
+local out = {allowed}
+for i = 1, #KEYS do
+  local window = tonumber(ARGV[2 * i])
+  if allowed == 1 then
+    counts[i] = redis.call('INCR', KEYS[i])
+    if counts[i] == 1 then redis.call('PEXPIRE', KEYS[i], window) end
+  end
+  local ttl = redis.call('PTTL', KEYS[i])
+  if ttl < 0 then ttl = window end
+  out[#out + 1] = counts[i]
+  out[#out + 1] = ttl
+end
+return out
+`
+
+export class RedisRateLimiter implements RateLimiter {
+  constructor(private readonly redis: ScriptRunner) {}
+
+  async check(rules: RateLimitRule[]): Promise<RateLimitDecision> {
+    const args = rules.flatMap((r) => [String(r.limit), String(r.windowS * 1000)])
+    const reply = await this.redis.eval(
+      RATE_LIMIT_SCRIPT,
+      rules.map((r) => r.key),
+      args,
+    )
+    if (!Array.isArray(reply) || reply.length !== 1 + 2 * rules.length)
+      throw new Error(`unexpected rate-limit script reply: ${JSON.stringify(reply)}`)
+    const numbers = reply.map(Number)
+    return {
+      allowed: numbers[0] === 1,
+      counters: rules.map((rule, i) => ({ rule, count: numbers[1 + 2 * i]!, resetMs: numbers[2 + 2 * i]! })),
+    }
+  }
+}

@@ -1,0 +1,77 @@
+import { describe, expect, it, vi } from 'vitest'
+import { FailoverRateLimiter } from '../../rate-limit/failover-limiter.ts'
+import type { RateLimiter, RateLimitRule } from '../../rate-limit/limiter.ts'
+import { MemoryRateLimiter } from '../../rate-limit/memory-limiter.ts'
+import { rateLimitHeaders } from '../../rate-limit/middleware.ts'
+
+const rule = (key: string, limit: number, windowS = 60): RateLimitRule => ({ key, limit, windowS })
+
+describe('MemoryRateLimiter', () => {
+  it('counts a request only when every rule allows it', async () => {
+    const limiter = new MemoryRateLimiter(() => 0)
+    const ip = rule('ip', 10)
+    const write = rule('write', 1)
+    expect((await limiter.check([ip, write])).allowed).toBe(true)
+    const refused = await limiter.check([ip, write])
+    expect(refused.allowed).toBe(false)
+    expect(refused.counters.map((c) => c.count)).toEqual([1, 1])
+  })
+
+  it('starts a new window once the old one has passed', async () => {
+    let now = 0
+    const limiter = new MemoryRateLimiter(() => now)
+    await limiter.check([rule('k', 1, 10)])
+    expect((await limiter.check([rule('k', 1, 10)])).counters[0]!.resetMs).toBe(10_000)
+    now = 10_000
+    expect((await limiter.check([rule('k', 1, 10)])).allowed).toBe(true)
+  })
+
+  it('forgets the least recently counted keys beyond its bound', async () => {
+    const limiter = new MemoryRateLimiter(() => 0, 2)
+    for (const key of ['a', 'b', 'c']) await limiter.check([rule(key, 1)])
+    expect((await limiter.check([rule('a', 1)])).allowed).toBe(true)
+    expect((await limiter.check([rule('c', 1)])).allowed).toBe(false)
+  })
+})
+
+describe('FailoverRateLimiter', () => {
+  it('falls back when the primary fails and leaves it alone during the cool-down', async () => {
+    let now = 0
+    const primary: RateLimiter = { check: vi.fn().mockRejectedValue(new Error('redis down')) }
+    const log = vi.fn()
+    const limiter = new FailoverRateLimiter(primary, new MemoryRateLimiter(() => now), {
+      now: () => now,
+      cooldownMs: 1_000,
+      log,
+    })
+    expect((await limiter.check([rule('k', 1)])).allowed).toBe(true)
+    expect((await limiter.check([rule('k', 1)])).allowed).toBe(false)
+    expect(primary.check).toHaveBeenCalledTimes(1)
+    expect(log).toHaveBeenCalledWith(expect.stringContaining('redis down'))
+    now = 1_000
+    await limiter.check([rule('k', 1)])
+    expect(primary.check).toHaveBeenCalledTimes(2)
+  })
+})
+
+describe('rateLimitHeaders', () => {
+  it('reports the counter closest to refusing, and Retry-After from the one that refused', () => {
+    const allowed = rateLimitHeaders({
+      allowed: true,
+      counters: [
+        { rule: rule('ip', 1000), count: 10, resetMs: 800_000 },
+        { rule: rule('write', 60), count: 59, resetMs: 30_500 },
+      ],
+    })
+    expect(allowed).toEqual({ 'ratelimit-limit': '60', 'ratelimit-remaining': '1', 'ratelimit-reset': '31' })
+    const refused = rateLimitHeaders({
+      allowed: false,
+      counters: [
+        { rule: rule('ip', 1000), count: 10, resetMs: 800_000 },
+        { rule: rule('write', 60), count: 60, resetMs: 1_200 },
+      ],
+    })
+    expect(refused['retry-after']).toBe('2')
+    expect(refused['ratelimit-remaining']).toBe('0')
+  })
+})

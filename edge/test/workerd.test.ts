@@ -1,0 +1,3 @@
+import { describeEdge } from './support/contract.ts'
+
+describeEdge('workerd')

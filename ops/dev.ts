@@ -1,0 +1,94 @@
+/**
+ * `npm run dev`: the whole local stack on local MariaDB and Redis — migrates the database, starts
+ * the WeChat sandbox, the origin and the edge, and stops them all on Ctrl-C / SIGTERM.
+ * Secrets for the session are generated here; nothing is read from or written to the repo.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import { migrateDatabase } from '../db/migrate.ts'
+import { sandboxEnv, startSandbox } from '../sandbox/server.ts'
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url))
+const env = (name: string, fallback: string) => process.env[name] || fallback
+
+const DATABASE_URL = env('DATABASE_URL', 'mysql://root@127.0.0.1:3306/points')
+const REDIS_URL = env('REDIS_URL', 'redis://127.0.0.1:6379')
+const ORIGIN_PORT = env('PORT', '3000')
+const EDGE_PORT = env('EDGE_PORT', '8787')
+const SANDBOX_PORT = Number(env('SANDBOX_PORT', '8090'))
+
+const log = (line: string) => console.log(`[dev] ${line}`)
+const children: ChildProcess[] = []
+
+function run(name: string, args: string[], childEnv: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...childEnv },
+    stdio: 'inherit',
+  })
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      log(`${name} exited (${signal ?? code}); stopping the stack`)
+      void stop(1)
+    }
+  })
+  children.push(child)
+  return child
+}
+
+let stopping = false
+let closeSandbox: () => Promise<void> = async () => {}
+async function stop(code: number) {
+  if (stopping) return
+  stopping = true
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve()
+          c.once('exit', () => resolve())
+          c.kill('SIGTERM')
+        }),
+    ),
+  )
+  await closeSandbox()
+  process.exit(code)
+}
+process.once('SIGINT', () => void stop(0))
+process.once('SIGTERM', () => void stop(0))
+
+log(`migrating ${DATABASE_URL.replace(/\/\/[^@]*@/, '//***@')}`)
+await migrateDatabase(DATABASE_URL, log)
+const sandbox = await startSandbox({ port: SANDBOX_PORT, retryTimeScale: 0.01, refundAutoCompleteMs: 1000 })
+closeSandbox = sandbox.close
+log(`WeChat sandbox on ${sandbox.url}`)
+
+const jwtSecret = process.env.JWT_SECRET || randomBytes(32).toString('hex')
+const edgeKeyId = 'dev'
+const edgeSecret = randomBytes(32).toString('hex')
+const originUrl = `http://127.0.0.1:${ORIGIN_PORT}`
+
+run('origin', ['--import', 'tsx', 'origin/main.ts'], {
+  DATABASE_URL,
+  REDIS_URL,
+  PORT: ORIGIN_PORT,
+  JWT_SECRET: jwtSecret,
+  EDGE_SIGNING_KEYS: `${edgeKeyId}:${edgeSecret}`,
+  ADMIN_OPENIDS: env('ADMIN_OPENIDS', 'admin'),
+  PUBLIC_BASE_URL: env('PUBLIC_BASE_URL', originUrl),
+  ...sandboxEnv(sandbox),
+})
+log(
+  `origin on ${originUrl} (admin openid: ${env('ADMIN_OPENIDS', 'admin')}; log in with code "code-<openid>")`,
+)
+
+run('edge', ['--import', 'tsx', 'ops/start-edge.ts'], {
+  ORIGIN_URL: originUrl,
+  REDIS_URL,
+  JWT_SECRET: jwtSecret,
+  EDGE_SIGNING_KEY_ID: edgeKeyId,
+  EDGE_SIGNING_SECRET: edgeSecret,
+  EDGE_PORT,
+})
+log(`edge on http://127.0.0.1:${EDGE_PORT} — the mini-program talks to this one`)

@@ -1,0 +1,16 @@
+/** Everything one running sandbox holds, handed to its route modules. */
+import type { Deliverer } from './delivery.ts'
+import type { SandboxIdentity } from './identity.ts'
+import type { SandboxStore } from './store.ts'
+import type { TokenRegistry } from './token-registry.ts'
+import type { Traffic } from './traffic.ts'
+
+export interface SandboxContext {
+  identity: SandboxIdentity
+  store: SandboxStore
+  deliverer: Deliverer
+  traffic: Traffic
+  tokens: TokenRegistry
+  /** When set, every new refund completes with SUCCESS (and is notified) after this delay. */
+  refundAutoCompleteMs?: number
+}

@@ -1,0 +1,313 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { apiClient } from './harness/client.ts'
+import { activeMerchant, adminToken, idemKey, uniqueOpenid } from './harness/fixtures.ts'
+import { HOLDS, invariants, type Stack, startStack } from './harness/stack.ts'
+
+let stack: Stack
+let api: ReturnType<typeof apiClient>
+let admin: string
+
+beforeAll(async () => {
+  stack = await startStack()
+  api = apiClient(stack.origin.url)
+  admin = await adminToken(api)
+})
+afterEach(async () => {
+  expect(await invariants(stack)).toEqual(HOLDS)
+})
+afterAll(async () => {
+  expect(stack.origin.output()).not.toContain('unhandled error')
+  await stack?.close()
+})
+
+describe('merchant applications and review', () => {
+  it('takes an application, hides it until approved, then makes the applicant owner', async () => {
+    const openid = uniqueOpenid('shop')
+    const applicant = await api.login(openid)
+    const applied = await api.post(
+      '/api/merchants/applications',
+      { name: 'Noodle Bar', contactPhone: '+8613900139000' },
+      { token: applicant.token },
+    )
+    expect(applied.status).toBe(201)
+    expect(applied.body).toEqual({ merchantId: expect.any(String), status: 'PENDING_REVIEW' })
+    const id = applied.body.merchantId
+    expect((await api.get(`/api/merchants/${id}`)).status).toBe(404)
+    expect((await api.get('/api/merchant', { token: applicant.token })).status).toBe(403)
+    const twice = await api.post(
+      '/api/merchants/applications',
+      { name: 'Again', contactPhone: '13900139000' },
+      { token: applicant.token },
+    )
+    expect(twice.status).toBe(409)
+
+    const list = await api.get('/api/admin/merchants?status=PENDING_REVIEW', { token: admin })
+    expect(list.status).toBe(200)
+    expect(list.body.items.map((m: { id: string }) => m.id)).toContain(id)
+
+    const approved = await api.post(`/api/admin/merchants/${id}/approve`, undefined, { token: admin })
+    expect(approved.status).toBe(200)
+    expect(approved.body.status).toBe('ACTIVE')
+    const again = await api.post(`/api/admin/merchants/${id}/approve`, undefined, { token: admin })
+    expect(again.status).toBe(409)
+    expect(again.body.error.code).toBe('INVALID_STATE')
+
+    const page = await api.get(`/api/merchants/${id}`)
+    expect(page.status).toBe(200)
+    expect(page.body).toEqual({
+      id,
+      name: 'Noodle Bar',
+      description: '',
+      logoUrl: '',
+      status: 'ACTIVE',
+      rule: { earnPoints: 1, perFen: 100, minOrderFen: 0, maxPointsPerOrder: null, dailyCapPerUser: null },
+    })
+    expect(page.headers.get('cache-control')).toContain('max-age')
+    const owner = await api.login(openid)
+    expect(owner.user).toMatchObject({ roles: ['user', 'merchant_owner'], merchantId: id })
+  })
+
+  it('validates applications and refuses non-admins at the admin API', async () => {
+    const u = await api.login(uniqueOpenid())
+    const bad = await api.post(
+      '/api/merchants/applications',
+      { name: 'X', contactPhone: 'call me' },
+      { token: u.token },
+    )
+    expect(bad.status).toBe(400)
+    expect(bad.body.error.details.field).toBe('contactPhone')
+    expect((await api.get('/api/admin/merchants', { token: u.token })).status).toBe(403)
+    expect((await api.get('/api/admin/stats', { token: u.token })).status).toBe(403)
+    expect((await api.post('/api/admin/merchants/abc/approve', undefined, { token: admin })).status).toBe(400)
+    expect((await api.post('/api/admin/merchants/999999/approve', undefined, { token: admin })).status).toBe(
+      404,
+    )
+  })
+
+  it('rejects and suspends, and a suspended merchant disappears and cannot grant', async () => {
+    const rejectedUser = await api.login(uniqueOpenid())
+    const r = await api.post(
+      '/api/merchants/applications',
+      { name: 'Shady', contactPhone: '13700137000' },
+      { token: rejectedUser.token },
+    )
+    expect(
+      (await api.post(`/api/admin/merchants/${r.body.merchantId}/reject`, undefined, { token: admin })).body
+        .status,
+    ).toBe('REJECTED')
+    const reapply = await api.post(
+      '/api/merchants/applications',
+      { name: 'Better', contactPhone: '13700137000' },
+      { token: rejectedUser.token },
+    )
+    expect(reapply.status).toBe(201)
+    expect(reapply.body.merchantId).toBe(r.body.merchantId)
+
+    const m = await activeMerchant(api)
+    const customer = await api.login(uniqueOpenid())
+    const suspended = await api.post(`/api/admin/merchants/${m.merchantId}/suspend`, undefined, {
+      token: admin,
+    })
+    expect(suspended.body.status).toBe('SUSPENDED')
+    expect((await api.get(`/api/merchants/${m.merchantId}`)).status).toBe(404)
+    const grant = await api.post(
+      '/api/merchant/grants',
+      { userId: customer.user.id, points: 5, reason: 'x' },
+      { token: m.ownerToken },
+    )
+    expect(grant.status).toBe(422)
+    expect(grant.body.error.code).toBe('MERCHANT_NOT_ACTIVE')
+  })
+})
+
+describe('merchant console', () => {
+  it('lets the owner edit profile and rule, and validates the rule', async () => {
+    const m = await activeMerchant(api)
+    const patched = await api.patch(
+      '/api/merchant',
+      { description: 'New leaves', logoUrl: 'https://img.example/logo.png' },
+      { token: m.ownerToken },
+    )
+    expect(patched.status).toBe(200)
+    expect(patched.body).toMatchObject({ description: 'New leaves', logoUrl: 'https://img.example/logo.png' })
+    const rule = {
+      earnPoints: 2,
+      perFen: 1000,
+      minOrderFen: 500,
+      maxPointsPerOrder: 50,
+      dailyCapPerUser: 200,
+    }
+    const put = await api.put('/api/merchant/rule', rule, { token: m.ownerToken })
+    expect(put.status).toBe(200)
+    expect(put.body.rule).toEqual(rule)
+    const bad = await api.put('/api/merchant/rule', { ...rule, perFen: 0 }, { token: m.ownerToken })
+    expect(bad.status).toBe(400)
+    expect(bad.body.error.details.field).toBe('perFen')
+    const missing = await api.put('/api/merchant/rule', { earnPoints: 1 }, { token: m.ownerToken })
+    expect(missing.status).toBe(400)
+    expect((await api.get(`/api/merchants/${m.merchantId}`)).body.rule).toEqual(rule)
+  })
+
+  it('adds and removes staff: staff read, cannot write; removal takes effect at once', async () => {
+    const m = await activeMerchant(api)
+    const staff = await api.login(uniqueOpenid('staff'))
+    const added = await api.post(
+      '/api/merchant/staff',
+      { userId: staff.user.id, role: 'merchant_staff' },
+      { token: m.ownerToken },
+    )
+    expect(added.status).toBe(201)
+    expect((await api.get('/api/merchant', { token: staff.token })).status).toBe(200)
+    expect((await api.get('/api/merchant/orders', { token: staff.token })).body).toEqual({
+      items: [],
+      nextCursor: null,
+    })
+    expect((await api.patch('/api/merchant', { name: 'Mine now' }, { token: staff.token })).status).toBe(403)
+    expect(
+      (
+        await api.put(
+          '/api/merchant/rule',
+          { earnPoints: 9, perFen: 1, minOrderFen: 0, maxPointsPerOrder: null, dailyCapPerUser: null },
+          { token: staff.token },
+        )
+      ).status,
+    ).toBe(403)
+    const grant = await api.post(
+      '/api/merchant/grants',
+      { userId: staff.user.id, points: 5, reason: 'self' },
+      { token: staff.token },
+    )
+    expect(grant.status).toBe(403)
+    const other = await activeMerchant(api, 'Other')
+    const poach = await api.post(
+      '/api/merchant/staff',
+      { userId: staff.user.id, role: 'merchant_staff' },
+      { token: other.ownerToken },
+    )
+    expect(poach.status).toBe(409)
+    expect(
+      (await api.delete(`/api/merchant/staff/${staff.user.id}`, { token: other.ownerToken })).status,
+    ).toBe(404)
+    expect((await api.delete(`/api/merchant/staff/${staff.user.id}`, { token: m.ownerToken })).status).toBe(
+      204,
+    )
+    expect((await api.get('/api/merchant', { token: staff.token })).status).toBe(403)
+    const wrongRole = await api.post(
+      '/api/merchant/staff',
+      { userId: staff.user.id, role: 'admin' },
+      { token: m.ownerToken },
+    )
+    expect(wrongRole.status).toBe(400)
+  })
+
+  it('grants points idempotently, to existing users only', async () => {
+    const m = await activeMerchant(api)
+    const u = await api.login(uniqueOpenid())
+    const key = idemKey()
+    const body = { userId: u.user.id, points: 40, reason: 'loyal customer' }
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        api.post('/api/merchant/grants', body, { token: m.ownerToken, idempotencyKey: key }),
+      ),
+    )
+    expect(results.map((r) => r.status)).toEqual(Array(20).fill(201))
+    expect(new Set(results.map((r) => r.body.id)).size).toBe(1)
+    expect((await api.get('/api/points/balance', { token: u.token })).body).toEqual({
+      balance: 40,
+      heldInGifts: 0,
+      totalEarned: 40,
+    })
+    const records = await api.get('/api/points/records', { token: u.token })
+    expect(records.body.items).toEqual([
+      expect.objectContaining({
+        kind: 'MERCHANT_GRANT',
+        delta: 40,
+        balanceAfter: 40,
+        merchantId: m.merchantId,
+      }),
+    ])
+    const nobody = await api.post(
+      '/api/merchant/grants',
+      { ...body, userId: '987654321' },
+      { token: m.ownerToken },
+    )
+    expect(nobody.status).toBe(404)
+  })
+})
+
+describe('admin', () => {
+  it('adjusts balances both ways, never below zero, and audits every write', async () => {
+    const u = await api.login(uniqueOpenid())
+    const plus = await api.post(
+      '/api/admin/adjustments',
+      { userId: u.user.id, points: 100, reason: 'compensation' },
+      { token: admin, idempotencyKey: idemKey() },
+    )
+    expect(plus.status).toBe(201)
+    expect(plus.body).toMatchObject({ userId: u.user.id, points: 100, balance: 100 })
+    const minus = await api.post(
+      '/api/admin/adjustments',
+      { userId: u.user.id, points: -30, reason: 'correction' },
+      { token: admin },
+    )
+    expect(minus.body.balance).toBe(70)
+    const tooFar = await api.post(
+      '/api/admin/adjustments',
+      { userId: u.user.id, points: -71, reason: 'oops' },
+      { token: admin },
+    )
+    expect(tooFar.status).toBe(422)
+    expect(tooFar.body.error.code).toBe('INSUFFICIENT_POINTS')
+    const zero = await api.post(
+      '/api/admin/adjustments',
+      { userId: u.user.id, points: 0, reason: 'x' },
+      { token: admin },
+    )
+    expect(zero.status).toBe(400)
+    const audit = await api.get('/api/admin/audit-log?limit=100', { token: admin })
+    expect(audit.status).toBe(200)
+    const actions = audit.body.items.map((a: { action: string }) => a.action)
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        'points.adjust',
+        'merchant.approve',
+        'merchant.rule',
+        'staff.add',
+        'points.grant',
+      ]),
+    )
+    const adjust = audit.body.items.find(
+      (a: { action: string; targetId: string }) => a.action === 'points.adjust' && a.targetId === u.user.id,
+    )
+    expect(adjust).toMatchObject({
+      actorRole: 'admin',
+      targetType: 'user',
+      details: { points: -30, reason: 'correction' },
+    })
+  })
+
+  it('pages lists with limit and cursor, newest first, and validates them', async () => {
+    const first = await api.get('/api/admin/audit-log?limit=2', { token: admin })
+    expect(first.body.items).toHaveLength(2)
+    expect(first.body.nextCursor).toEqual(expect.any(String))
+    const second = await api.get(`/api/admin/audit-log?limit=2&cursor=${first.body.nextCursor}`, {
+      token: admin,
+    })
+    expect(Number(second.body.items[0].id)).toBeLessThan(Number(first.body.items[1].id))
+    for (const q of ['limit=0', 'limit=101', 'limit=abc', 'cursor=-1']) {
+      const bad = await api.get(`/api/admin/audit-log?${q}`, { token: admin })
+      expect(bad.status).toBe(400)
+    }
+  })
+
+  it('reports platform stats', async () => {
+    const stats = await api.get('/api/admin/stats', { token: admin })
+    expect(stats.status).toBe(200)
+    expect(stats.body).toMatchObject({
+      users: expect.any(Number),
+      pointsOutstanding: expect.any(Number),
+      merchants: expect.any(Object),
+    })
+    expect(stats.body.users).toBeGreaterThan(3)
+  })
+})
