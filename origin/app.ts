@@ -14,7 +14,9 @@ import { meRoutes } from './routes/me.ts'
 import { merchantConsoleRoutes } from './routes/merchant-console.ts'
 import { merchantRoutes } from './routes/merchants.ts'
 import { opsRoutes } from './routes/ops.ts'
+import { orderRoutes } from './routes/orders.ts'
 import { pointsRoutes } from './routes/points.ts'
+import { wechatCallbackRoutes } from './routes/wechat-callbacks.ts'
 
 export const MAX_BODY_BYTES = 64 * 1024
 /** WeChat calls these directly: they carry WeChat's signature, never the edge's (API.md §5). */
@@ -45,5 +47,7 @@ export function createOriginApp(deps: OriginDeps) {
   app.route('/api/points', pointsRoutes(deps))
   app.route('/api/merchant', merchantConsoleRoutes(deps))
   app.route('/api/admin', adminRoutes(deps))
+  app.route('/api/orders', orderRoutes(deps))
+  app.route('/api', wechatCallbackRoutes(deps))
   return app
 }

@@ -8,7 +8,10 @@ import { createMetrics } from './http/metrics.ts'
 import type { Job } from './jobs/runner.ts'
 import { expireDueGifts } from './services/gifts.ts'
 import { purgeExpiredIdempotencyKeys } from './services/idempotency.ts'
+import { reconcilePendingOrders } from './services/orders.ts'
+import { reconcileRefunds } from './services/refunds.ts'
 import { createWechatMiniClient } from './wechat/mini-client.ts'
+import { createWechatPayClient } from './wechat/pay-client.ts'
 
 export function createDeps(config: OriginConfig): OriginDeps {
   const db = createDatabase({
@@ -24,16 +27,28 @@ export function createDeps(config: OriginConfig): OriginDeps {
   })
   const log = createLogger(config.LOG_LEVEL)
   redis.on('error', (err: Error) => log.warn('redis error', { error: err.message }))
-  const wechatLogin = createWechatMiniClient(
+  const mini = createWechatMiniClient(
     { apiBaseUrl: config.WECHAT_API_BASE_URL, appid: config.WECHAT_APPID, secret: config.WECHAT_APP_SECRET },
     { redis },
   )
-  return { config, db, redis, log, metrics: createMetrics(), wechatLogin }
+  const pay = createWechatPayClient({
+    baseUrl: config.WECHAT_PAY_BASE_URL,
+    mchid: config.WECHAT_MCHID,
+    appid: config.WECHAT_APPID,
+    serialNo: config.WECHAT_MCH_SERIAL_NO,
+    privateKeyPem: config.WECHAT_MCH_PRIVATE_KEY,
+    payPublicKeyPem: config.WECHAT_PAY_PUBLIC_KEY,
+    payPublicKeyId: config.WECHAT_PAY_PUBLIC_KEY_ID,
+    apiv3Key: config.WECHAT_APIV3_KEY,
+  })
+  return { config, db, redis, log, metrics: createMetrics(), mini, pay }
 }
 
 export function originJobs(deps: OriginDeps): Job[] {
   return [
     { name: 'expire_gifts', run: (now) => expireDueGifts(deps.db.primary, now) },
     { name: 'purge_idempotency_keys', run: (now) => purgeExpiredIdempotencyKeys(deps.db.primary, now) },
+    { name: 'reconcile_orders', run: (now) => reconcilePendingOrders(deps, now) },
+    { name: 'reconcile_refunds', run: (now) => reconcileRefunds(deps, now) },
   ]
 }

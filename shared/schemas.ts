@@ -182,6 +182,14 @@ export const MerchantOrdersQuery = ListQuery.extend({
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),
 })
+export const RefundRequest = z.object({
+  amountFen: z.number().int().min(1).max(MAX_AMOUNT_FEN),
+  reason: text(80).default(''),
+})
+export const CreateOrderRequest = z.object({
+  merchantId: id,
+  amountFen: z.number().int().min(1).max(MAX_AMOUNT_FEN),
+})
 export const AdminMerchantsQuery = ListQuery.extend({ status: z.enum(MERCHANT_STATUSES).optional() })
 export const StatsQuery = z.object({
   from: z.iso.datetime({ offset: true }).optional(),

@@ -2,6 +2,8 @@ import type { Redis } from 'ioredis'
 import type { OriginConfig } from '../config.ts'
 import type { Database } from '../db/client.ts'
 import type { Identity } from '../services/users.ts'
+import type { WechatMiniClient } from '../wechat/mini-client.ts'
+import type { WechatPayClient } from '../wechat/pay-client.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
 
@@ -12,7 +14,8 @@ export interface OriginDeps {
   redis: Redis
   metrics: Metrics
   log: Logger
-  wechatLogin: { code2Session(code: string): Promise<{ openid: string; unionid?: string | null }> }
+  mini: WechatMiniClient
+  pay: WechatPayClient
 }
 
 export type AppEnv = {

@@ -26,6 +26,8 @@ export function createMetrics() {
     pointsAwardSuccess: counter('points_award_success_total', 'point awards committed'),
     pointsMoved: counter('points_moved_total', 'points moved by transfer kind', ['kind']),
     gifts: counter('gifts_total', 'gift state changes', ['status']),
+    orders: counter('orders_total', 'order state changes', ['status']),
+    refunds: counter('refunds_total', 'refund state changes', ['status']),
     jobRuns: counter('job_runs_total', 'background job runs by job and outcome', ['job', 'outcome']),
     jobLastSuccess: new Gauge({
       name: 'job_last_success_timestamp_seconds',

@@ -10,7 +10,7 @@ import { WechatApiError } from '../wechat/errors.ts'
 export function authRoutes(deps: OriginDeps) {
   return new Hono<AppEnv>().post('/login', valid('json', LoginRequest), async (c) => {
     const { code } = c.req.valid('json')
-    const session = await deps.wechatLogin.code2Session(code).catch((err: unknown) => {
+    const session = await deps.mini.code2Session(code).catch((err: unknown) => {
       if (err instanceof WechatApiError && err.kind === 'INVALID_CODE') {
         throw new AppError('UNAUTHENTICATED', 'WeChat did not accept this login code; call wx.login again', {
           field: 'code',

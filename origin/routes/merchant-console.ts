@@ -6,15 +6,19 @@ import { AppError } from '../../shared/errors.ts'
 import {
   GrantRequest,
   MerchantOrdersQuery,
+  RefundRequest,
   Rule,
   StaffRequest,
+  StatsQuery,
   UpdateMerchantRequest,
 } from '../../shared/schemas.ts'
 import { requireRole, requireUser } from '../http/auth.ts'
 import type { AppEnv, OriginDeps } from '../http/context.ts'
-import { idempotent } from '../http/idempotent.ts'
+import { idempotencyScope, idempotent, storedResponse } from '../http/idempotent.ts'
 import { valid } from '../http/validate.ts'
 import { grantPoints } from '../services/grants.ts'
+import { merchantQrCode } from '../services/merchant-qrcode.ts'
+import { merchantStats } from '../services/merchant-stats.ts'
 import {
   addStaff,
   findMerchant,
@@ -24,7 +28,9 @@ import {
   updateMerchantProfile,
 } from '../services/merchants.ts'
 import { listMerchantOrders } from '../services/order-queries.ts'
+import { createRefund, getRefundForMerchant } from '../services/refunds.ts'
 import { requireUserExists } from '../services/users.ts'
+import { IdParam } from './merchants.ts'
 
 const UserIdParam = z.object({ userId: z.string().regex(/^[1-9][0-9]{0,17}$/, 'must be an id') })
 
@@ -82,6 +88,38 @@ export function merchantConsoleRoutes(deps: OriginDeps) {
         })
         return { status: 201, body: grant }
       })
+    })
+    .post(
+      '/orders/:id/refunds',
+      ownerOnly,
+      valid('param', IdParam),
+      valid('json', RefundRequest),
+      async (c) => {
+        const input = c.req.valid('json')
+        const result = await createRefund(deps, {
+          ownerUserId: c.get('userId'),
+          merchantId: owner(c).merchantId,
+          orderId: Number(c.req.valid('param').id),
+          amountFen: input.amountFen,
+          reason: input.reason,
+          idempotency: await idempotencyScope(c),
+        })
+        return storedResponse(c, result)
+      },
+    )
+    .get('/refunds/:id', valid('param', IdParam), async (c) =>
+      c.json(
+        await getRefundForMerchant(deps, c.get('identity').merchantId!, Number(c.req.valid('param').id)),
+      ),
+    )
+    .get('/stats', valid('query', StatsQuery), async (c) =>
+      c.json(await merchantStats(deps.db.read, c.get('identity').merchantId!, c.req.valid('query'))),
+    )
+    .get('/qrcode', async (c) => {
+      const image = await merchantQrCode(deps, c.get('identity').merchantId!)
+      c.header('Content-Type', image.contentType)
+      c.header('Cache-Control', 'private, max-age=86400')
+      return c.body(new Uint8Array(image.bytes))
     })
     .post('/staff', ownerOnly, valid('json', StaffRequest), async (c) => {
       const userId = Number(c.req.valid('json').userId)

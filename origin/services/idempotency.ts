@@ -22,49 +22,102 @@ export function requestHash(method: string, path: string, body: string): string 
   return createHash('sha256').update(`${method.toUpperCase()} ${path}\n`).update(body).digest('hex')
 }
 
+export type IdempotencyScope = { userId: number; key: string; requestHash: string; now: Date }
+
+/**
+ * The key's state as seen inside the caller's transaction: `new` (this transaction now owns the
+ * key's row lock), `done` (replay the stored answer) or `pending` (a first attempt recorded its
+ * resource and then died or is still talking to WeChat; the caller may finish it).
+ */
+export type IdempotencyClaim =
+  | { state: 'new' }
+  | { state: 'done'; response: StoredResponse }
+  | { state: 'pending'; resource: unknown }
+
+const PENDING_STATUS = 0
+
+const whereKey = (scope: IdempotencyScope) =>
+  and(eq(idempotencyKeys.userId, scope.userId), eq(idempotencyKeys.idemKey, scope.key))
+
+export async function claimIdempotencyKey(
+  tx: Tx,
+  scope: IdempotencyScope,
+  pendingResource: unknown = {},
+): Promise<IdempotencyClaim> {
+  try {
+    await tx.insert(idempotencyKeys).values({
+      userId: scope.userId,
+      idemKey: scope.key,
+      requestHash: scope.requestHash,
+      responseStatus: PENDING_STATUS,
+      responseBody: pendingResource,
+      createdAt: scope.now,
+    })
+    return { state: 'new' }
+  } catch (err) {
+    if (mysqlErrno(err) !== DUPLICATE_KEY) throw err
+  }
+  const [stored] = await tx.select().from(idempotencyKeys).where(whereKey(scope))
+  if (!stored) throw new Error('idempotency key vanished after a duplicate-key error')
+  if (stored.createdAt.getTime() < scope.now.getTime() - IDEMPOTENCY_TTL_MS) {
+    await tx
+      .update(idempotencyKeys)
+      .set({
+        requestHash: scope.requestHash,
+        createdAt: scope.now,
+        responseStatus: PENDING_STATUS,
+        responseBody: pendingResource,
+      })
+      .where(whereKey(scope))
+    return { state: 'new' }
+  }
+  if (stored.requestHash !== scope.requestHash) {
+    throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request', {
+      field: 'Idempotency-Key',
+    })
+  }
+  if (stored.responseStatus === PENDING_STATUS) return { state: 'pending', resource: stored.responseBody }
+  return { state: 'done', response: { status: stored.responseStatus, body: stored.responseBody } }
+}
+
+/** Names the resource a `new` claim created, so a retry that finds the key pending can finish it. */
+export async function recordPendingResource(
+  tx: Tx,
+  scope: IdempotencyScope,
+  resource: unknown,
+): Promise<void> {
+  await tx
+    .update(idempotencyKeys)
+    .set({ responseBody: resource })
+    .where(and(whereKey(scope), eq(idempotencyKeys.responseStatus, PENDING_STATUS)))
+}
+
+/** Records the answer unless another attempt recorded one first; returns the answer that stands. */
+export async function finishIdempotencyKey(
+  tx: Tx,
+  scope: IdempotencyScope,
+  response: StoredResponse,
+): Promise<StoredResponse> {
+  const [res] = await tx
+    .update(idempotencyKeys)
+    .set({ responseStatus: response.status, responseBody: response.body })
+    .where(and(whereKey(scope), eq(idempotencyKeys.responseStatus, PENDING_STATUS)))
+  if (res.affectedRows === 1) return response
+  const [stored] = await tx.select().from(idempotencyKeys).where(whereKey(scope))
+  return { status: stored!.responseStatus, body: stored!.responseBody }
+}
+
+/** For writes that only touch the database: key, effect and answer commit together. */
 export async function withIdempotency(
   db: Db,
-  scope: { userId: number; key: string; requestHash: string; now: Date },
+  scope: IdempotencyScope,
   work: (tx: Tx) => Promise<StoredResponse>,
 ): Promise<StoredResponse & { replayed: boolean }> {
   return runTx(db, async (tx) => {
-    const where = and(eq(idempotencyKeys.userId, scope.userId), eq(idempotencyKeys.idemKey, scope.key))
-    try {
-      await tx.insert(idempotencyKeys).values({
-        userId: scope.userId,
-        idemKey: scope.key,
-        requestHash: scope.requestHash,
-        responseStatus: 0,
-        responseBody: {},
-        createdAt: scope.now,
-      })
-    } catch (err) {
-      if (mysqlErrno(err) !== DUPLICATE_KEY) throw err
-      const [stored] = await tx.select().from(idempotencyKeys).where(where)
-      if (!stored) throw err
-      const expired = stored.createdAt.getTime() < scope.now.getTime() - IDEMPOTENCY_TTL_MS
-      if (!expired) {
-        if (stored.requestHash !== scope.requestHash) {
-          throw new AppError(
-            'IDEMPOTENCY_KEY_REUSED',
-            'this Idempotency-Key was used with a different request',
-            {
-              field: 'Idempotency-Key',
-            },
-          )
-        }
-        return { status: stored.responseStatus, body: stored.responseBody, replayed: true }
-      }
-      await tx
-        .update(idempotencyKeys)
-        .set({ requestHash: scope.requestHash, createdAt: scope.now })
-        .where(where)
-    }
+    const claim = await claimIdempotencyKey(tx, scope)
+    if (claim.state === 'done') return { ...claim.response, replayed: true }
     const result = await work(tx)
-    await tx
-      .update(idempotencyKeys)
-      .set({ responseStatus: result.status, responseBody: result.body })
-      .where(where)
+    await finishIdempotencyKey(tx, scope, result)
     return { ...result, replayed: false }
   })
 }

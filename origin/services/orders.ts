@@ -1,0 +1,381 @@
+/**
+ * Scan-to-pay orders: creation with a WeChat prepay, and the one place where an order becomes
+ * PAID and earns its points — whether WeChat told us by notification, by an active query, or by
+ * the reconciliation job. Order state and the award commit in one transaction; the award's
+ * business key (EARN:<orderId>) and the order's row lock make it exactly-once.
+ */
+import { randomBytes } from 'node:crypto'
+import { and, eq, isNull, lt, or, sql } from 'drizzle-orm'
+import { dailyAwards, orders, users } from '../../db/schema.ts'
+import { AppError } from '../../shared/errors.ts'
+import type { OriginConfig } from '../config.ts'
+import { type Database, runTx, type Tx } from '../db/client.ts'
+import type { Logger } from '../http/logger.ts'
+import type { Metrics } from '../http/metrics.ts'
+import { WechatPayError } from '../wechat/errors.ts'
+import type { RequestPaymentParams, WechatPayClient } from '../wechat/pay-client.ts'
+import type { PayTransaction } from '../wechat/pay-resources.ts'
+import { capByDailyLimit, pointsForOrder, shanghaiDay } from './award-rule.ts'
+import {
+  claimIdempotencyKey,
+  finishIdempotencyKey,
+  type IdempotencyScope,
+  recordPendingResource,
+  type StoredResponse,
+} from './idempotency.ts'
+import { merchantIssuance, transfer, userAccount } from './ledger.ts'
+import { findMerchant } from './merchants.ts'
+import type { OrderRow } from './order-queries.ts'
+
+export interface PaymentDeps {
+  db: Database
+  pay: WechatPayClient
+  config: OriginConfig
+  metrics: Metrics
+  log: Logger
+}
+
+const ruleOfOrder = (o: OrderRow) => ({
+  earnPoints: o.ruleEarnPoints,
+  perFen: o.rulePerFen,
+  minOrderFen: o.ruleMinOrderFen,
+  maxPointsPerOrder: o.ruleMaxPointsPerOrder,
+  dailyCapPerUser: o.ruleDailyCapPerUser,
+})
+
+/** 6..32 of [A-Za-z0-9_-] (WECHAT.md §2.2); time-ordered, so WeChat's bills sort sensibly. */
+function newOutTradeNo(now: Date): string {
+  return `PT${now.getTime().toString(36).toUpperCase()}${randomBytes(8).toString('hex').toUpperCase()}`
+}
+
+/** WeChat accepts only 1–3 byte UTF-8 characters in the bill description. */
+function billDescription(merchantName: string): string {
+  return (
+    Array.from(merchantName.replace(/[\u{10000}-\u{10FFFF}]/gu, ''))
+      .slice(0, 100)
+      .join('') || 'Purchase'
+  )
+}
+
+function providerError(err: unknown): never {
+  if (err instanceof WechatPayError) {
+    throw new AppError('PAYMENT_PROVIDER_ERROR', `WeChat Pay refused or did not answer: ${err.code}`, {
+      provider: 'wechatpay',
+      code: err.code,
+      retryable: err.retryable,
+    })
+  }
+  throw err
+}
+
+async function insertOrder(
+  tx: Tx,
+  deps: PaymentDeps,
+  input: { userId: number; merchantId: number; amountFen: number; now: Date },
+): Promise<number> {
+  const merchant = await findMerchant(tx, input.merchantId)
+  if (!merchant) throw new AppError('NOT_FOUND', 'merchant not found', { field: 'merchantId' })
+  if (merchant.status !== 'ACTIVE')
+    throw new AppError('MERCHANT_NOT_ACTIVE', `merchant is ${merchant.status}`)
+  const [res] = await tx.insert(orders).values({
+    outTradeNo: newOutTradeNo(input.now),
+    userId: input.userId,
+    merchantId: merchant.id,
+    amountFen: input.amountFen,
+    status: 'PENDING',
+    ruleEarnPoints: merchant.earnPoints,
+    rulePerFen: merchant.perFen,
+    ruleMinOrderFen: merchant.minOrderFen,
+    ruleMaxPointsPerOrder: merchant.maxPointsPerOrder,
+    ruleDailyCapPerUser: merchant.dailyCapPerUser,
+    expiresAt: new Date(input.now.getTime() + deps.config.ORDER_TTL_SECONDS * 1000),
+    createdAt: input.now,
+    updatedAt: input.now,
+  })
+  return res.insertId
+}
+
+/** Prepay is idempotent at WeChat for identical parameters, so a retry may call it again safely. */
+async function ensurePrepay(deps: PaymentDeps, order: OrderRow): Promise<string> {
+  if (order.prepayId) return order.prepayId
+  const [merchant, [payer]] = await Promise.all([
+    findMerchant(deps.db.primary, order.merchantId),
+    deps.db.primary.select({ openid: users.openid }).from(users).where(eq(users.id, order.userId)),
+  ])
+  const { prepayId } = await deps.pay
+    .prepay({
+      outTradeNo: order.outTradeNo,
+      description: billDescription(merchant?.name ?? ''),
+      amountFen: order.amountFen,
+      payerOpenid: payer!.openid,
+      notifyUrl: `${deps.config.PUBLIC_BASE_URL}/api/payment/callback`,
+      timeExpire: order.expiresAt,
+      attach: String(order.id),
+    })
+    .catch(providerError)
+  await deps.db.primary
+    .update(orders)
+    .set({ prepayId, updatedAt: new Date() })
+    .where(and(eq(orders.id, order.id), isNull(orders.prepayId)))
+  return prepayId
+}
+
+export function createdOrderView(o: OrderRow, payParams: RequestPaymentParams) {
+  return {
+    id: String(o.id),
+    outTradeNo: o.outTradeNo,
+    status: 'PENDING' as const,
+    merchantId: String(o.merchantId),
+    amountFen: o.amountFen,
+    expectedPoints: pointsForOrder(ruleOfOrder(o), o.amountFen),
+    expiresAt: o.expiresAt.toISOString(),
+    payParams,
+  }
+}
+
+async function loadOrder(deps: PaymentDeps, orderId: number): Promise<OrderRow> {
+  const [order] = await deps.db.primary.select().from(orders).where(eq(orders.id, orderId))
+  if (!order) throw new Error(`order ${orderId} vanished`)
+  return order
+}
+
+/**
+ * POST /api/orders. The order row (and the idempotency key, when given) commit before WeChat is
+ * called; the answer is recorded after. A retry that finds the key pending finishes the same
+ * order instead of creating another, so a crash between the two never yields two orders.
+ */
+export async function createOrder(
+  deps: PaymentDeps,
+  input: { userId: number; merchantId: number; amountFen: number; idempotency?: IdempotencyScope },
+): Promise<StoredResponse & { replayed: boolean }> {
+  const now = input.idempotency?.now ?? new Date()
+  const scope = input.idempotency
+  const started = await runTx(
+    deps.db.primary,
+    async (tx): Promise<{ replay: StoredResponse } | { orderId: number }> => {
+      if (scope) {
+        const claim = await claimIdempotencyKey(tx, scope)
+        if (claim.state === 'done') return { replay: claim.response }
+        if (claim.state === 'pending') {
+          const orderId = Number((claim.resource as { orderId?: string }).orderId)
+          if (Number.isSafeInteger(orderId) && orderId > 0) return { orderId }
+        }
+      }
+      const orderId = await insertOrder(tx, deps, { ...input, now })
+      if (scope) await recordPendingResource(tx, scope, { orderId: String(orderId) })
+      return { orderId }
+    },
+  )
+  if ('replay' in started) return { ...started.replay, replayed: true }
+  let order = await loadOrder(deps, started.orderId)
+  if (order.status !== 'PENDING') {
+    throw new AppError('INVALID_STATE', `order ${order.id} is already ${order.status}`)
+  }
+  const prepayId = await ensurePrepay(deps, order)
+  order = { ...order, prepayId }
+  const response = { status: 201, body: createdOrderView(order, deps.pay.requestPaymentParams(prepayId)) }
+  deps.metrics.orders.inc({ status: 'PENDING' })
+  if (!scope) return { ...response, replayed: false }
+  const stored = await runTx(deps.db.primary, (tx) => finishIdempotencyKey(tx, scope, response))
+  return { ...stored, replayed: stored !== response }
+}
+
+export type PaymentOutcome = 'paid' | 'already_paid' | 'rejected'
+
+/** The award for a paid order: the snapshotted rule, then what today's cap still allows. */
+async function awardFor(tx: Tx, order: OrderRow, paidAt: Date): Promise<number> {
+  const rule = ruleOfOrder(order)
+  const points = pointsForOrder(rule, order.amountFen)
+  if (points === 0 || rule.dailyCapPerUser === null) return points
+  const day = shanghaiDay(paidAt)
+  const key = and(
+    eq(dailyAwards.userId, order.userId),
+    eq(dailyAwards.merchantId, order.merchantId),
+    eq(dailyAwards.day, day),
+  )
+  // Upsert-then-read under the row's X lock: concurrent awards for this user and merchant queue here.
+  await tx
+    .insert(dailyAwards)
+    .values({ userId: order.userId, merchantId: order.merchantId, day, points: 0 })
+    .onDuplicateKeyUpdate({ set: { points: sql`${dailyAwards.points}` } })
+  const [today] = await tx.select({ points: dailyAwards.points }).from(dailyAwards).where(key).for('update')
+  const award = capByDailyLimit(points, rule.dailyCapPerUser, today?.points ?? 0)
+  if (award > 0) {
+    await tx
+      .update(dailyAwards)
+      .set({ points: sql`${dailyAwards.points} + ${award}` })
+      .where(key)
+  }
+  return award
+}
+
+/**
+ * Applies WeChat's word that an order is paid. Checked against the order before anything changes:
+ * appid, mchid, amount and currency must match. A paid answer wins over a local close, because the
+ * shopper's money was taken.
+ */
+export async function applyPayment(
+  deps: PaymentDeps,
+  txn: PayTransaction,
+  source: 'notification' | 'query' | 'job',
+): Promise<PaymentOutcome> {
+  deps.metrics.payments.inc()
+  if (txn.tradeState !== 'SUCCESS') return 'rejected'
+  const mismatch = (why: string) => {
+    deps.log.error('payment does not match its order', { outTradeNo: txn.outTradeNo, source, why })
+    return 'rejected' as const
+  }
+  if (txn.appid !== deps.config.WECHAT_APPID) return mismatch('appid')
+  if (txn.mchid !== deps.config.WECHAT_MCHID) return mismatch('mchid')
+  if (txn.currency !== undefined && txn.currency !== 'CNY') return mismatch('currency')
+  let awarded = 0
+  const outcome = await runTx(deps.db.primary, async (tx): Promise<PaymentOutcome | 'amount' | 'unknown'> => {
+    const [order] = await tx.select().from(orders).where(eq(orders.outTradeNo, txn.outTradeNo)).for('update')
+    if (!order) return 'unknown'
+    if (txn.amountTotalFen !== order.amountFen) return 'amount'
+    if (order.status !== 'PENDING' && order.status !== 'CLOSED') return 'already_paid'
+    const paidAt =
+      txn.successTime && !Number.isNaN(Date.parse(txn.successTime)) ? new Date(txn.successTime) : new Date()
+    const now = new Date()
+    const award = await awardFor(tx, order, paidAt)
+    awarded = award
+    if (award > 0) {
+      deps.metrics.pointsAwards.inc()
+      const moved = await transfer(tx, {
+        businessKey: `EARN:${order.id}`,
+        kind: 'EARN',
+        debit: merchantIssuance(order.merchantId),
+        credit: userAccount(order.userId),
+        points: award,
+        merchantId: order.merchantId,
+        refId: String(order.id),
+        now,
+      })
+      if (!moved.applied) throw new Error(`order ${order.id}: awarded twice while PENDING`)
+    }
+    await tx
+      .update(orders)
+      .set({
+        status: 'PAID',
+        pointsAwarded: award,
+        transactionId: txn.transactionId ?? null,
+        paidAt,
+        updatedAt: now,
+      })
+      .where(eq(orders.id, order.id))
+    return 'paid'
+  })
+  if (outcome === 'unknown') return mismatch('no such order')
+  if (outcome === 'amount') return mismatch('amount')
+  if (outcome === 'paid') {
+    deps.metrics.paymentSuccess.inc()
+    deps.metrics.orders.inc({ status: 'PAID' })
+    if (awarded > 0) {
+      deps.metrics.pointsAwardSuccess.inc()
+      deps.metrics.pointsMoved.inc({ kind: 'EARN' }, awarded)
+    }
+  }
+  return outcome
+}
+
+const ACTIVE_QUERY_AFTER_MS = 5000
+
+/**
+ * GET /api/orders/:id for its payer. A PENDING order older than 5 s is checked with WeChat, at most
+ * once per 5 s per order across all instances (a conditional update claims the query).
+ */
+export async function getOrderForPayer(
+  deps: PaymentDeps,
+  userId: number,
+  orderId: number,
+): Promise<OrderRow> {
+  const [order] = await deps.db.primary
+    .select()
+    .from(orders)
+    .where(and(eq(orders.id, orderId), eq(orders.userId, userId)))
+  if (!order) throw new AppError('NOT_FOUND', 'order not found')
+  const now = new Date()
+  if (order.status !== 'PENDING' || now.getTime() - order.createdAt.getTime() < ACTIVE_QUERY_AFTER_MS)
+    return order
+  if (!(await claimQuery(deps, order.id, now, ACTIVE_QUERY_AFTER_MS))) return order
+  const txn = await deps.pay.queryByOutTradeNo(order.outTradeNo).catch((err: unknown) => {
+    deps.log.warn('active order query failed', { orderId: order.id, error: (err as Error).message })
+    return null
+  })
+  if (txn?.tradeState === 'SUCCESS' && (await applyPayment(deps, txn, 'query')) !== 'rejected') {
+    return loadOrder(deps, order.id)
+  }
+  return order
+}
+
+/** Claims the right to ask WeChat about an order now; false if someone asked within `everyMs`. */
+async function claimQuery(deps: PaymentDeps, orderId: number, now: Date, everyMs: number): Promise<boolean> {
+  const [res] = await deps.db.primary
+    .update(orders)
+    .set({ lastQueriedAt: now })
+    .where(
+      and(
+        eq(orders.id, orderId),
+        eq(orders.status, 'PENDING'),
+        or(isNull(orders.lastQueriedAt), lt(orders.lastQueriedAt, new Date(now.getTime() - everyMs))),
+      ),
+    )
+  return res.affectedRows === 1
+}
+
+const RECONCILE_AFTER_MS = 30_000
+const RECONCILE_BATCH = 50
+
+/**
+ * The job for orders whose notification is late or lost: ask WeChat; apply a payment; close an
+ * expired unpaid order at WeChat first and then locally (so it cannot be paid after we close it).
+ */
+export async function reconcilePendingOrders(deps: PaymentDeps, now: Date): Promise<number> {
+  const due = await deps.db.primary
+    .select({ id: orders.id })
+    .from(orders)
+    .where(
+      and(
+        eq(orders.status, 'PENDING'),
+        lt(orders.createdAt, new Date(now.getTime() - RECONCILE_AFTER_MS)),
+        or(
+          isNull(orders.lastQueriedAt),
+          lt(orders.lastQueriedAt, new Date(now.getTime() - RECONCILE_AFTER_MS)),
+        ),
+      ),
+    )
+    .limit(RECONCILE_BATCH)
+  let settled = 0
+  for (const { id } of due) {
+    if (!(await claimQuery(deps, id, now, RECONCILE_AFTER_MS))) continue
+    const order = await loadOrder(deps, id)
+    try {
+      if (await reconcileOne(deps, order, now)) settled++
+    } catch (err) {
+      deps.log.warn('order reconciliation failed', { orderId: id, error: (err as Error).message })
+    }
+  }
+  return settled
+}
+
+async function reconcileOne(deps: PaymentDeps, order: OrderRow, now: Date): Promise<boolean> {
+  const txn = await deps.pay.queryByOutTradeNo(order.outTradeNo)
+  if (txn?.tradeState === 'SUCCESS') return (await applyPayment(deps, txn, 'job')) === 'paid'
+  if (order.expiresAt.getTime() > now.getTime()) return false
+  if (txn) {
+    try {
+      await deps.pay.closeOrder(order.outTradeNo)
+    } catch (err) {
+      // Paid between our query and the close: the next query applies it.
+      const again = await deps.pay.queryByOutTradeNo(order.outTradeNo)
+      if (again?.tradeState === 'SUCCESS') return (await applyPayment(deps, again, 'job')) === 'paid'
+      throw err
+    }
+  }
+  const [res] = await deps.db.primary
+    .update(orders)
+    .set({ status: 'CLOSED', updatedAt: now })
+    .where(and(eq(orders.id, order.id), eq(orders.status, 'PENDING')))
+  if (res.affectedRows === 1) deps.metrics.orders.inc({ status: 'CLOSED' })
+  return res.affectedRows === 1
+}

@@ -1,0 +1,331 @@
+/**
+ * Merchant refunds. A refund is recorded PROCESSING (its amount held against the order) before
+ * WeChat is asked, with a fixed out_refund_no so every retry of the WeChat call is the same
+ * refund. Its result — by notification, query or job — is applied once under the order's lock:
+ * SUCCESS claws points back by the cumulative formula of API.md §3; CLOSED/ABNORMAL release the
+ * held amount.
+ */
+import { randomBytes } from 'node:crypto'
+import { and, eq, isNull, lt, or, sql } from 'drizzle-orm'
+import { orders, refunds } from '../../db/schema.ts'
+import { AppError } from '../../shared/errors.ts'
+import { runTx, type Tx } from '../db/client.ts'
+import { WechatPayError } from '../wechat/errors.ts'
+import type { PayRefund, RefundStatus } from '../wechat/pay-resources.ts'
+import { recordAudit } from './audit.ts'
+import { clawbackTotal } from './award-rule.ts'
+import {
+  claimIdempotencyKey,
+  finishIdempotencyKey,
+  type IdempotencyScope,
+  recordPendingResource,
+  type StoredResponse,
+} from './idempotency.ts'
+import { merchantIssuance, transfer, userAccount } from './ledger.ts'
+import type { PaymentDeps } from './orders.ts'
+
+export type RefundRow = typeof refunds.$inferSelect
+
+export const refundView = (r: RefundRow) => ({
+  id: String(r.id),
+  orderId: String(r.orderId),
+  outRefundNo: r.outRefundNo,
+  amountFen: r.amountFen,
+  reason: r.reason,
+  status: r.status,
+  pointsClawedBack: r.pointsClawedBack,
+  createdAt: r.createdAt.toISOString(),
+})
+
+const acceptedView = (r: RefundRow) => ({
+  id: String(r.id),
+  outRefundNo: r.outRefundNo,
+  status: r.status,
+  amountFen: r.amountFen,
+})
+
+function newOutRefundNo(now: Date): string {
+  return `RF${now.getTime().toString(36).toUpperCase()}${randomBytes(8).toString('hex').toUpperCase()}`
+}
+
+async function loadRefund(db: Tx | PaymentDeps['db']['primary'], refundId: number): Promise<RefundRow> {
+  const [row] = await db.select().from(refunds).where(eq(refunds.id, refundId))
+  if (!row) throw new Error(`refund ${refundId} vanished`)
+  return row
+}
+
+async function insertRefund(
+  tx: Tx,
+  input: {
+    ownerUserId: number
+    merchantId: number
+    orderId: number
+    amountFen: number
+    reason: string
+    now: Date
+  },
+): Promise<number> {
+  const [order] = await tx.select().from(orders).where(eq(orders.id, input.orderId)).for('update')
+  if (!order || order.merchantId !== input.merchantId) throw new AppError('NOT_FOUND', 'order not found')
+  if (order.status !== 'PAID' && order.status !== 'PARTIALLY_REFUNDED') {
+    throw new AppError('INVALID_STATE', `an order that is ${order.status} cannot be refunded`, {
+      status: order.status,
+    })
+  }
+  const refundableFen = order.amountFen - order.refundedFen - order.refundingFen
+  if (input.amountFen > refundableFen) {
+    throw new AppError('REFUND_EXCEEDS_PAID', `at most ${refundableFen} fen can still be refunded`, {
+      field: 'amountFen',
+      refundableFen,
+    })
+  }
+  const [res] = await tx.insert(refunds).values({
+    outRefundNo: newOutRefundNo(input.now),
+    orderId: order.id,
+    merchantId: order.merchantId,
+    amountFen: input.amountFen,
+    reason: input.reason,
+    status: 'PROCESSING',
+    createdAt: input.now,
+    updatedAt: input.now,
+  })
+  await tx
+    .update(orders)
+    .set({ refundingFen: sql`${orders.refundingFen} + ${input.amountFen}`, updatedAt: input.now })
+    .where(eq(orders.id, order.id))
+  await recordAudit(
+    tx,
+    {
+      actorUserId: input.ownerUserId,
+      actorRole: 'merchant_owner',
+      action: 'order.refund',
+      targetType: 'order',
+      targetId: order.id,
+      details: { refundId: String(res.insertId), amountFen: input.amountFen, reason: input.reason },
+    },
+    input.now,
+  )
+  return res.insertId
+}
+
+/** Asks WeChat to refund. A definite refusal fails the refund; no answer leaves it PROCESSING for the job. */
+async function submitRefund(deps: PaymentDeps, refund: RefundRow): Promise<void> {
+  const [order] = await deps.db.primary.select().from(orders).where(eq(orders.id, refund.orderId))
+  try {
+    const answer = await deps.pay.createRefund({
+      outTradeNo: order!.outTradeNo,
+      outRefundNo: refund.outRefundNo,
+      reason: refund.reason,
+      refundFen: refund.amountFen,
+      totalFen: order!.amountFen,
+      notifyUrl: `${deps.config.PUBLIC_BASE_URL}/api/refund/callback`,
+    })
+    await deps.db.primary
+      .update(refunds)
+      .set({ wechatRefundId: answer.refundId, updatedAt: new Date() })
+      .where(eq(refunds.id, refund.id))
+    if (answer.status !== 'PROCESSING') await applyRefundResult(deps, answer, 'answer')
+  } catch (err) {
+    if (err instanceof WechatPayError && !err.retryable) {
+      deps.log.warn('WeChat refused a refund', { refundId: refund.id, code: err.code })
+      await settleRefund(deps, refund.id, 'CLOSED')
+      throw new AppError('PAYMENT_PROVIDER_ERROR', `WeChat Pay refused the refund: ${err.code}`, {
+        provider: 'wechatpay',
+        code: err.code,
+      })
+    }
+    deps.log.warn('refund submission unanswered; the refund job will retry', {
+      refundId: refund.id,
+      error: (err as Error).message,
+    })
+  }
+}
+
+export async function createRefund(
+  deps: PaymentDeps,
+  input: {
+    ownerUserId: number
+    merchantId: number
+    orderId: number
+    amountFen: number
+    reason: string
+    idempotency?: IdempotencyScope
+  },
+): Promise<StoredResponse & { replayed: boolean }> {
+  const scope = input.idempotency
+  const now = scope?.now ?? new Date()
+  const started = await runTx(
+    deps.db.primary,
+    async (tx): Promise<{ replay: StoredResponse } | { refundId: number }> => {
+      if (scope) {
+        const claim = await claimIdempotencyKey(tx, scope)
+        if (claim.state === 'done') return { replay: claim.response }
+        if (claim.state === 'pending') {
+          const refundId = Number((claim.resource as { refundId?: string }).refundId)
+          if (Number.isSafeInteger(refundId) && refundId > 0) return { refundId }
+        }
+      }
+      const refundId = await insertRefund(tx, { ...input, now })
+      if (scope) await recordPendingResource(tx, scope, { refundId: String(refundId) })
+      return { refundId }
+    },
+  )
+  if ('replay' in started) return { ...started.replay, replayed: true }
+  const accepted = await loadRefund(deps.db.primary, started.refundId)
+  if (accepted.status === 'PROCESSING') {
+    deps.metrics.refunds.inc({ status: 'PROCESSING' })
+    await submitRefund(deps, accepted)
+  }
+  const refund = await loadRefund(deps.db.primary, started.refundId)
+  if (refund.status === 'FAILED')
+    throw new AppError('PAYMENT_PROVIDER_ERROR', 'WeChat Pay refused this refund')
+  const response = { status: 202, body: acceptedView(refund) }
+  if (!scope) return { ...response, replayed: false }
+  const stored = await runTx(deps.db.primary, (tx) => finishIdempotencyKey(tx, scope, response))
+  return { ...stored, replayed: stored !== response }
+}
+
+type Settlement = 'SUCCESS' | 'CLOSED'
+
+/** Applies a refund's final state exactly once: order row lock first, then the refund row. */
+async function settleRefund(deps: PaymentDeps, refundId: number, result: Settlement): Promise<boolean> {
+  const now = new Date()
+  let clawed = 0
+  const applied = await runTx(deps.db.primary, async (tx) => {
+    const [head] = await tx.select({ orderId: refunds.orderId }).from(refunds).where(eq(refunds.id, refundId))
+    if (!head) return false
+    const [order] = await tx.select().from(orders).where(eq(orders.id, head.orderId)).for('update')
+    const [refund] = await tx.select().from(refunds).where(eq(refunds.id, refundId)).for('update')
+    if (!order || !refund || refund.status !== 'PROCESSING') return false
+    if (result === 'CLOSED') {
+      await tx
+        .update(orders)
+        .set({ refundingFen: order.refundingFen - refund.amountFen, updatedAt: now })
+        .where(eq(orders.id, order.id))
+      await tx.update(refunds).set({ status: 'FAILED', updatedAt: now }).where(eq(refunds.id, refund.id))
+      return true
+    }
+    const refundedFen = order.refundedFen + refund.amountFen
+    const totalClawback = clawbackTotal(order.pointsAwarded, refundedFen, order.amountFen)
+    const delta = totalClawback - order.pointsClawedBack
+    if (delta > 0) {
+      const moved = await transfer(tx, {
+        businessKey: `CLAWBACK:${refund.id}`,
+        kind: 'REFUND_CLAWBACK',
+        debit: userAccount(order.userId),
+        credit: merchantIssuance(order.merchantId),
+        points: delta,
+        merchantId: order.merchantId,
+        refId: String(refund.id),
+        allowNegative: true,
+        now,
+      })
+      if (!moved.applied) throw new Error(`refund ${refund.id}: clawed back twice while PROCESSING`)
+    }
+    clawed = delta
+    await tx
+      .update(orders)
+      .set({
+        refundedFen,
+        refundingFen: order.refundingFen - refund.amountFen,
+        pointsClawedBack: totalClawback,
+        status: refundedFen === order.amountFen ? 'REFUNDED' : 'PARTIALLY_REFUNDED',
+        updatedAt: now,
+      })
+      .where(eq(orders.id, order.id))
+    await tx
+      .update(refunds)
+      .set({ status: 'SUCCESS', pointsClawedBack: delta, updatedAt: now })
+      .where(eq(refunds.id, refund.id))
+    return true
+  })
+  if (applied) {
+    deps.metrics.refunds.inc({ status: result === 'SUCCESS' ? 'SUCCESS' : 'FAILED' })
+    if (clawed > 0) deps.metrics.pointsMoved.inc({ kind: 'REFUND_CLAWBACK' }, clawed)
+  }
+  return applied
+}
+
+const FINAL: Partial<Record<RefundStatus, Settlement>> = {
+  SUCCESS: 'SUCCESS',
+  CLOSED: 'CLOSED',
+  ABNORMAL: 'CLOSED',
+}
+
+/** WeChat's word on a refund, checked against our record (mchid, numbers, amounts) first. */
+export async function applyRefundResult(
+  deps: PaymentDeps,
+  answer: PayRefund,
+  source: 'notification' | 'query' | 'answer' | 'job',
+): Promise<'applied' | 'unchanged' | 'rejected'> {
+  const result = FINAL[answer.status]
+  if (!result) return 'unchanged'
+  const reject = (why: string) => {
+    deps.log.error('refund result does not match its refund', {
+      outRefundNo: answer.outRefundNo,
+      source,
+      why,
+    })
+    return 'rejected' as const
+  }
+  if (answer.mchid !== undefined && answer.mchid !== deps.config.WECHAT_MCHID) return reject('mchid')
+  const [refund] = await deps.db.primary
+    .select()
+    .from(refunds)
+    .where(eq(refunds.outRefundNo, answer.outRefundNo))
+  if (!refund) return reject('no such refund')
+  const [order] = await deps.db.primary.select().from(orders).where(eq(orders.id, refund.orderId))
+  if (order?.outTradeNo !== answer.outTradeNo) return reject('out_trade_no')
+  if (answer.refundFen !== refund.amountFen || answer.totalFen !== order.amountFen) return reject('amount')
+  return (await settleRefund(deps, refund.id, result)) ? 'applied' : 'unchanged'
+}
+
+const REFUND_QUERY_AFTER_MS = 10_000
+const REFUND_BATCH = 50
+
+/** The job for refunds still PROCESSING: ask WeChat, apply a final answer, resubmit a lost one. */
+export async function reconcileRefunds(deps: PaymentDeps, now: Date): Promise<number> {
+  const cutoff = new Date(now.getTime() - REFUND_QUERY_AFTER_MS)
+  const due = await deps.db.primary
+    .select()
+    .from(refunds)
+    .where(
+      and(
+        eq(refunds.status, 'PROCESSING'),
+        lt(refunds.createdAt, cutoff),
+        or(isNull(refunds.lastQueriedAt), lt(refunds.lastQueriedAt, cutoff)),
+      ),
+    )
+    .limit(REFUND_BATCH)
+  let settled = 0
+  for (const refund of due) {
+    const [claimed] = await deps.db.primary
+      .update(refunds)
+      .set({ lastQueriedAt: now })
+      .where(
+        and(
+          eq(refunds.id, refund.id),
+          eq(refunds.status, 'PROCESSING'),
+          or(isNull(refunds.lastQueriedAt), lt(refunds.lastQueriedAt, cutoff)),
+        ),
+      )
+    if (claimed.affectedRows !== 1) continue
+    try {
+      const answer = await deps.pay.queryRefund(refund.outRefundNo)
+      if (answer === null) await submitRefund(deps, refund)
+      else if ((await applyRefundResult(deps, answer, 'job')) === 'applied') settled++
+    } catch (err) {
+      deps.log.warn('refund reconciliation failed', { refundId: refund.id, error: (err as Error).message })
+    }
+  }
+  return settled
+}
+
+export async function getRefundForMerchant(deps: PaymentDeps, merchantId: number, refundId: number) {
+  const [row] = await deps.db.primary
+    .select()
+    .from(refunds)
+    .where(and(eq(refunds.id, refundId), eq(refunds.merchantId, merchantId)))
+  if (!row) throw new AppError('NOT_FOUND', 'refund not found')
+  return refundView(row)
+}
