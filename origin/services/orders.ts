@@ -282,7 +282,8 @@ const ACTIVE_QUERY_AFTER_MS = 5000
 
 /**
  * GET /api/orders/:id for its payer. A PENDING order older than 5 s is checked with WeChat, at most
- * once per 5 s per order across all instances (a conditional update claims the query).
+ * once per 5 s per order across all instances (a conditional update claims the query), exactly as
+ * the reconciliation job would: a payment is applied, an expired order is closed.
  */
 export async function getOrderForPayer(
   deps: PaymentDeps,
@@ -298,12 +299,10 @@ export async function getOrderForPayer(
   if (order.status !== 'PENDING' || now.getTime() - order.createdAt.getTime() < ACTIVE_QUERY_AFTER_MS)
     return order
   if (!(await claimQuery(deps, order.id, now, ACTIVE_QUERY_AFTER_MS))) return order
-  const txn = await deps.pay.queryByOutTradeNo(order.outTradeNo).catch((err: unknown) => {
+  try {
+    if (await reconcileOne(deps, order, now)) return loadOrder(deps, order.id)
+  } catch (err) {
     deps.log.warn('active order query failed', { orderId: order.id, error: (err as Error).message })
-    return null
-  })
-  if (txn?.tradeState === 'SUCCESS' && (await applyPayment(deps, txn, 'query')) !== 'rejected') {
-    return loadOrder(deps, order.id)
   }
   return order
 }
