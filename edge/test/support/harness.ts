@@ -17,7 +17,7 @@ export type Runtime = 'workerd' | 'deno'
 
 export const SIGNING_KEY_ID = 'test1'
 export const SIGNING_SECRET = 'edge-test-signing-secret'
-export const JWT_SECRET = 'edge-test-jwt-secret'
+export const JWT_SECRET = 'edge-test-jwt-secret-of-at-least-32-characters'
 
 export interface OriginHandle {
   url: string
