@@ -49,7 +49,18 @@ export function edgeSignature(keys: ReadonlyMap<string, string>, redis: Redis) {
       signature,
     )
     if (!ok) refuse('signature mismatch')
-    const fresh = await redis.set(`edge:nonce:${keyId}:${nonce}`, '1', 'EX', NONCE_TTL_SECONDS, 'NX')
+    const fresh = await redis
+      .set(`edge:nonce:${keyId}:${nonce}`, '1', 'EX', NONCE_TTL_SECONDS, 'NX')
+      .catch(() => {
+        throw new AppError(
+          'ORIGIN_UNAVAILABLE',
+          'replay protection is unavailable, retry shortly',
+          undefined,
+          {
+            'Retry-After': '5',
+          },
+        )
+      })
     if (fresh !== 'OK') refuse('nonce already used')
     c.set('clientIp', c.req.header(EDGE_HEADERS.clientIp) ?? '')
     await next()
