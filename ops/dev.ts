@@ -5,6 +5,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { migrateDatabase } from '../db/migrate.ts'
 import { sandboxEnv, startSandbox } from '../sandbox/server.ts'
@@ -19,6 +21,19 @@ const EDGE_PORT = env('EDGE_PORT', '8787')
 const SANDBOX_PORT = Number(env('SANDBOX_PORT', '8090'))
 
 const log = (line: string) => console.log(`[dev] ${line}`)
+
+/**
+ * Generated on the first run and kept in .dev/ (git-ignored), so the local database's encrypted
+ * phone numbers and issued tokens survive a restart. Never used outside `npm run dev`.
+ */
+function devSecrets(): { jwtSecret: string; phoneKey: string } {
+  const file = join(ROOT, '.dev', 'secrets.json')
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'))
+  const fresh = { jwtSecret: randomBytes(32).toString('hex'), phoneKey: randomBytes(32).toString('base64') }
+  mkdirSync(join(ROOT, '.dev'), { recursive: true })
+  writeFileSync(file, JSON.stringify(fresh), { mode: 0o600 })
+  return fresh
+}
 const children: ChildProcess[] = []
 
 function run(name: string, args: string[], childEnv: Record<string, string>): ChildProcess {
@@ -64,7 +79,8 @@ const sandbox = await startSandbox({ port: SANDBOX_PORT, retryTimeScale: 0.01, r
 closeSandbox = sandbox.close
 log(`WeChat sandbox on ${sandbox.url}`)
 
-const jwtSecret = process.env.JWT_SECRET || randomBytes(32).toString('hex')
+const secrets = devSecrets()
+const jwtSecret = process.env.JWT_SECRET || secrets.jwtSecret
 const edgeKeyId = 'dev'
 const edgeSecret = randomBytes(32).toString('hex')
 const originUrl = `http://127.0.0.1:${ORIGIN_PORT}`
@@ -76,6 +92,7 @@ run('origin', ['--import', 'tsx', 'origin/main.ts'], {
   JWT_SECRET: jwtSecret,
   EDGE_SIGNING_KEYS: `${edgeKeyId}:${edgeSecret}`,
   ADMIN_OPENIDS: env('ADMIN_OPENIDS', 'admin'),
+  PHONE_ENCRYPTION_KEYS: env('PHONE_ENCRYPTION_KEYS', `dev:${secrets.phoneKey}`),
   PUBLIC_BASE_URL: env('PUBLIC_BASE_URL', originUrl),
   ...sandboxEnv(sandbox),
 })

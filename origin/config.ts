@@ -13,6 +13,7 @@ const SECRET_NAMES = [
   'WECHAT_MCH_PRIVATE_KEY',
   'WECHAT_APIV3_KEY',
   'WECHAT_PAY_PUBLIC_KEY',
+  'PHONE_ENCRYPTION_KEYS',
 ] as const
 
 const port = z.coerce.number().int().min(1).max(65535)
@@ -47,6 +48,24 @@ const edgeKeys = z
     return keys
   })
 
+const fieldKeys = z
+  .string()
+  .min(1)
+  .transform((text, ctx) => {
+    const keys = new Map<string, Buffer>()
+    for (const pair of text.split(',')) {
+      const at = pair.indexOf(':')
+      const kid = pair.slice(0, at).trim()
+      const key = Buffer.from(pair.slice(at + 1).trim(), 'base64')
+      if (at <= 0 || !/^[A-Za-z0-9_.-]{1,32}$/.test(kid) || key.length !== 32) {
+        ctx.addIssue({ code: 'custom', message: 'must be kid:base64-of-32-bytes[,kid:key] (first encrypts)' })
+        return z.NEVER
+      }
+      keys.set(kid, key)
+    }
+    return keys
+  })
+
 const csv = z
   .string()
   .default('')
@@ -70,6 +89,7 @@ const schema = z.object({
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters'),
   EDGE_SIGNING_KEYS: edgeKeys,
   ADMIN_OPENIDS: csv,
+  PHONE_ENCRYPTION_KEYS: fieldKeys,
   PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, '')),
   METRICS_TOKEN: z.string().min(1).optional(),
   ORDER_TTL_SECONDS: positiveSeconds.default(900),

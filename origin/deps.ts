@@ -6,6 +6,7 @@ import type { OriginDeps } from './http/context.ts'
 import { createLogger } from './http/logger.ts'
 import { createMetrics } from './http/metrics.ts'
 import type { Job } from './jobs/runner.ts'
+import { createFieldCipher } from './security/field-cipher.ts'
 import { expireDueGifts } from './services/gifts.ts'
 import { purgeExpiredIdempotencyKeys } from './services/idempotency.ts'
 import { reconcilePendingOrders } from './services/orders.ts'
@@ -41,7 +42,16 @@ export function createDeps(config: OriginConfig): OriginDeps {
     payPublicKeyId: config.WECHAT_PAY_PUBLIC_KEY_ID,
     apiv3Key: config.WECHAT_APIV3_KEY,
   })
-  return { config, db, redis, log, metrics: createMetrics(), mini, pay }
+  return {
+    config,
+    db,
+    redis,
+    log,
+    metrics: createMetrics(),
+    mini,
+    pay,
+    phones: createFieldCipher(config.PHONE_ENCRYPTION_KEYS),
+  }
 }
 
 export function originJobs(deps: OriginDeps): Job[] {

@@ -120,6 +120,29 @@ describe('merchant applications and review', () => {
   })
 })
 
+describe('contact phone at rest and in answers', () => {
+  it('stores the phone encrypted and shows it in full only to the owner', async () => {
+    const m = await activeMerchant(api)
+    const [row] = (await stack.db.primary.execute(
+      `SELECT contact_phone FROM merchants WHERE id = ${Number(m.merchantId)}`,
+    )) as unknown as [Array<{ contact_phone: string }>]
+    expect(row[0]!.contact_phone).toMatch(/^enc1:p1:/)
+    expect(row[0]!.contact_phone).not.toContain('13800138000')
+    expect((await api.get('/api/merchant', { token: m.ownerToken })).body.contactPhone).toBe('13800138000')
+    const staff = await api.login(uniqueOpenid('staff'))
+    await api.post(
+      '/api/merchant/staff',
+      { userId: staff.user.id, role: 'merchant_staff' },
+      { token: m.ownerToken },
+    )
+    expect((await api.get('/api/merchant', { token: staff.token })).body.contactPhone).toBe('138****8000')
+    const listed = await api.get('/api/admin/merchants?limit=100', { token: admin })
+    const mine = listed.body.items.find((x: { id: string }) => x.id === m.merchantId)
+    expect(mine.contactPhone).toBe('138****8000')
+    expect(JSON.stringify(listed.body)).not.toContain('13800138000')
+  })
+})
+
 describe('merchant console', () => {
   it('lets the owner edit profile and rule, and validates the rule', async () => {
     const m = await activeMerchant(api)

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis'
 import type { OriginConfig } from '../config.ts'
 import type { Database } from '../db/client.ts'
+import type { FieldCipher } from '../security/field-cipher.ts'
 import type { Identity } from '../services/users.ts'
 import type { WechatMiniClient } from '../wechat/mini-client.ts'
 import type { WechatPayClient } from '../wechat/pay-client.ts'
@@ -15,6 +16,7 @@ export interface OriginDeps {
   metrics: Metrics
   log: Logger
   mini: WechatMiniClient
+  phones: FieldCipher
   pay: WechatPayClient
 }
 

@@ -17,12 +17,12 @@ export function adminRoutes(deps: OriginDeps) {
   return new Hono<AppEnv>()
     .use(requireUser(deps.config.JWT_SECRET), requireRole(deps, 'admin'))
     .get('/merchants', valid('query', AdminMerchantsQuery), async (c) =>
-      c.json(await listMerchants(deps.db.read, c.req.valid('query'))),
+      c.json(await listMerchants(deps.db.read, deps.phones, c.req.valid('query'))),
     )
     .post('/merchants/:id/:action', valid('param', ReviewParam), async (c) => {
       const { id, action } = c.req.valid('param')
       const merchant = await reviewMerchant(deps.db.primary, c.get('userId'), Number(id), action, new Date())
-      return c.json(merchantView(merchant))
+      return c.json(merchantView(merchant, deps.phones, 'other'))
     })
     .post('/adjustments', valid('json', AdjustmentRequest), async (c) => {
       const input = c.req.valid('json')

@@ -47,11 +47,13 @@ export function merchantConsoleRoutes(deps: OriginDeps) {
     userId: c.get('identity').userId,
     merchantId: c.get('identity').merchantId!,
   })
+  const viewer = (c: { get(k: 'identity'): { merchantRole: string | null } }) =>
+    c.get('identity').merchantRole === 'merchant_owner' ? ('owner' as const) : ('other' as const)
   return new Hono<AppEnv>()
     .use(requireUser(deps.config.JWT_SECRET), requireRole(deps, 'merchant_owner', 'merchant_staff'))
     .get('/', async (c) => {
       const merchant = await findMerchant(db, c.get('identity').merchantId!)
-      return c.json(merchantView(merchant!))
+      return c.json(merchantView(merchant!, deps.phones, viewer(c)))
     })
     .patch('/', ownerOnly, valid('json', UpdateMerchantRequest), async (c) => {
       const o = owner(c)
@@ -62,12 +64,12 @@ export function merchantConsoleRoutes(deps: OriginDeps) {
         c.req.valid('json'),
         new Date(),
       )
-      return c.json(merchantView(merchant))
+      return c.json(merchantView(merchant, deps.phones, viewer(c)))
     })
     .put('/rule', ownerOnly, valid('json', Rule), async (c) => {
       const o = owner(c)
       const merchant = await setMerchantRule(db, o.userId, o.merchantId, c.req.valid('json'), new Date())
-      return c.json(merchantView(merchant))
+      return c.json(merchantView(merchant, deps.phones, viewer(c)))
     })
     .get('/orders', valid('query', MerchantOrdersQuery), async (c) =>
       c.json(await listMerchantOrders(deps.db.read, c.get('identity').merchantId!, c.req.valid('query'))),

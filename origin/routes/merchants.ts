@@ -25,6 +25,7 @@ export function merchantRoutes(deps: OriginDeps) {
       async (c) => {
         const merchant = await applyForMerchant(
           deps.db.primary,
+          deps.phones,
           c.get('userId'),
           c.req.valid('json'),
           new Date(),

@@ -4,6 +4,7 @@ import { type MERCHANT_STATUSES, merchantStaff, merchants, users } from '../../d
 import { AppError } from '../../shared/errors.ts'
 import { DEFAULT_RULE, type ListQuery, type Rule } from '../../shared/schemas.ts'
 import { type Db, DUPLICATE_KEY, mysqlErrno, runTx, type Tx } from '../db/client.ts'
+import { type FieldCipher, maskPhone } from '../security/field-cipher.ts'
 import { recordAudit } from './audit.ts'
 import { ensureAccount, merchantIssuance } from './ledger.ts'
 
@@ -27,10 +28,12 @@ export const publicMerchantView = (m: MerchantRow) => ({
   rule: ruleOf(m),
 })
 
-export const merchantView = (m: MerchantRow) => ({
+/** The console view. The contact phone is stored encrypted and shown in full only to the owner. */
+export const merchantView = (m: MerchantRow, phones: FieldCipher, viewer: 'owner' | 'other') => ({
   ...publicMerchantView(m),
   ownerUserId: String(m.ownerUserId),
-  contactPhone: m.contactPhone,
+  contactPhone:
+    viewer === 'owner' ? phones.decrypt(m.contactPhone) : maskPhone(phones.decrypt(m.contactPhone)),
   createdAt: m.createdAt.toISOString(),
   updatedAt: m.updatedAt.toISOString(),
 })
@@ -49,6 +52,7 @@ export async function getActiveMerchant(db: Db, merchantId: number): Promise<Mer
 /** One application per user; a rejected applicant may apply again, which reopens the review. */
 export async function applyForMerchant(
   db: Db,
+  phones: FieldCipher,
   userId: number,
   input: { name: string; description?: string; contactPhone: string },
   now: Date,
@@ -64,7 +68,7 @@ export async function applyForMerchant(
     const fields = {
       name: input.name,
       description: input.description ?? '',
-      contactPhone: input.contactPhone,
+      contactPhone: phones.encrypt(input.contactPhone),
       status: 'PENDING_REVIEW' as const,
       updatedAt: now,
     }
@@ -137,7 +141,7 @@ export async function reviewMerchant(
   })
 }
 
-export async function listMerchants(db: Db, q: ListQuery & { status?: MerchantStatus }) {
+export async function listMerchants(db: Db, phones: FieldCipher, q: ListQuery & { status?: MerchantStatus }) {
   const conds = [
     q.status ? eq(merchants.status, q.status) : undefined,
     q.cursor ? lt(merchants.id, Number(q.cursor)) : undefined,
@@ -148,7 +152,12 @@ export async function listMerchants(db: Db, q: ListQuery & { status?: MerchantSt
     .where(and(...conds))
     .orderBy(desc(merchants.id))
     .limit(q.limit + 1)
-  return pageOf(rows, q.limit, (m) => m.id, merchantView)
+  return pageOf(
+    rows,
+    q.limit,
+    (m) => m.id,
+    (m) => merchantView(m, phones, 'other'),
+  )
 }
 
 export function pageOf<R, V>(rows: R[], limit: number, idOf: (r: R) => number, view: (r: R) => V) {

@@ -41,6 +41,7 @@ export async function startStack(
     JWT_SECRET,
     EDGE_SIGNING_KEYS: `${EDGE_KEY_ID}:${EDGE_SECRET}`,
     ADMIN_OPENIDS: ADMIN_OPENID,
+    PHONE_ENCRYPTION_KEYS: `p1:${randomBytes(32).toString('base64')}`,
     PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
     LOG_LEVEL: 'warn',
     JOB_INTERVAL_MS: '200',
