@@ -10,6 +10,7 @@ import { requestContext } from './http/request-context.ts'
 import { jsonOnly } from './http/validate.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { authRoutes } from './routes/auth.ts'
+import { docsRoutes } from './routes/docs.ts'
 import { meRoutes } from './routes/me.ts'
 import { merchantConsoleRoutes } from './routes/merchant-console.ts'
 import { merchantRoutes } from './routes/merchants.ts'
@@ -41,6 +42,7 @@ export function createOriginApp(deps: OriginDeps) {
     except(WECHAT_CALLBACK_PATHS, edgeSignature(deps.config.EDGE_SIGNING_KEYS, deps.redis), jsonOnly),
   )
   app.route('/', opsRoutes(deps))
+  app.route('/', docsRoutes())
   app.route('/api/auth', authRoutes(deps))
   app.route('/api/me', meRoutes(deps))
   app.route('/api/merchants', merchantRoutes(deps))

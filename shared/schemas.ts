@@ -206,3 +206,59 @@ export const AuditEntry = z.object({
   details: z.unknown(),
   createdAt: isoTime,
 })
+
+export const PayParams = z.object({
+  appId: z.string(),
+  timeStamp: z.string(),
+  nonceStr: z.string(),
+  package: z.string(),
+  signType: z.literal('RSA'),
+  paySign: z.string(),
+})
+export const CreatedOrder = z.object({
+  id,
+  outTradeNo: z.string(),
+  status: z.literal('PENDING'),
+  merchantId: id,
+  amountFen: z.number(),
+  expectedPoints: z.number(),
+  expiresAt: isoTime,
+  payParams: PayParams,
+})
+export const Order = z.object({
+  id,
+  outTradeNo: z.string(),
+  merchantId: id,
+  amountFen: z.number(),
+  status: z.enum(ORDER_STATUSES),
+  pointsAwarded: z.number(),
+  refundedFen: z.number(),
+  paidAt: isoTime.nullable(),
+  createdAt: isoTime,
+})
+export const MerchantOrder = Order.extend({ userId: id, pointsClawedBack: z.number() })
+export const REFUND_STATUSES = ['PROCESSING', 'SUCCESS', 'FAILED'] as const
+export const RefundAccepted = z.object({
+  id,
+  outRefundNo: z.string(),
+  status: z.enum(REFUND_STATUSES),
+  amountFen: z.number(),
+})
+export const Refund = RefundAccepted.extend({
+  orderId: id,
+  reason: z.string(),
+  pointsClawedBack: z.number(),
+  createdAt: isoTime,
+})
+export const MerchantStats = z.object({
+  orders: z.number(),
+  paidFen: z.number(),
+  refundedFen: z.number(),
+  pointsIssued: z.number(),
+  pointsClawedBack: z.number(),
+  customers: z.number(),
+})
+export const ErrorResponse = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+  requestId: z.string(),
+})

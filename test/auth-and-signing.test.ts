@@ -188,6 +188,25 @@ describe('operations endpoints', () => {
     expect(bare.headers.get('x-request-id')).toMatch(/.+/)
   })
 
+  it('serves the OpenAPI document generated from the zod schemas, and a docs page', async () => {
+    const res = await fetch(`${stack.origin.url}/openapi.json`)
+    expect(res.status).toBe(200)
+    const doc = await res.json()
+    expect(doc.openapi).toMatch(/^3\./)
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/api/orders', '/api/points/gifts', '/api/admin/adjustments']),
+    )
+    const gift = doc.paths['/api/points/gifts'].post
+    expect(gift.requestBody.content['application/json'].schema.properties.points).toMatchObject({
+      type: 'integer',
+      minimum: 1,
+    })
+    expect(gift.parameters.map((p: { name: string }) => p.name)).toContain('Idempotency-Key')
+    const page = await fetch(`${stack.origin.url}/docs`)
+    expect(page.headers.get('content-type')).toContain('text/html')
+    expect(await page.text()).toContain('openapi.json')
+  })
+
   it('refuses an oversized body with 413', async () => {
     const res = await api.call('POST', '/api/auth/login', {
       rawBody: JSON.stringify({ code: 'x'.repeat(70_000) }),

@@ -153,6 +153,15 @@ describe.each<Runtime>(['workerd', 'deno'])('edge on %s → origin', (runtime) =
     expect(seen.body).toMatchObject({ status: 'PAID', pointsAwarded: 42 })
   })
 
+  it('serves the OpenAPI document and the docs page from the origin', async () => {
+    const doc = await call('GET', '/openapi.json')
+    expect(doc.status).toBe(200)
+    expect(doc.body.paths['/api/orders'].post).toBeTruthy()
+    const page = await fetch(`${edge.url}/docs`)
+    expect(page.status).toBe(200)
+    expect(await page.text()).toContain('Points API')
+  })
+
   it('answers 401 without a token and never lets client X-Edge-* headers through', async () => {
     const res = await call('GET', '/api/points/balance')
     expect(res.status).toBe(401)
