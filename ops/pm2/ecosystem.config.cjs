@@ -1,0 +1,60 @@
+/**
+ * PM2 for the origin on a VM: `pm2 start ops/pm2/ecosystem.config.cjs`, then `pm2 reload points-origin`
+ * for a zero-downtime rolling restart (docs/OPERATIONS.md, Deploy). CommonJS because PM2 `require`s
+ * it and the package is "type": "module".
+ *
+ * Cluster mode forks one worker per core from PM2's own container script, so the interpreter
+ * must be plain node: tsx is loaded into each worker with `--import tsx` (what `tsx origin/main.ts`
+ * does), and PM2 imports origin/main.ts as an ES module.
+ *
+ * Settings: the origin reads only its environment (API.md §8). Point POINTS_ENV_FILE at a dotenv
+ * file (default /etc/points-app/origin.env, mode 0640, owner root, group of the PM2 user). Node
+ * reads it in each worker through --env-file, so the values never enter PM2's dump file
+ * (`pm2 save`); put secrets there as NAME_FILE paths where the origin supports them.
+ */
+const { existsSync } = require('node:fs')
+const path = require('node:path')
+
+const root = path.resolve(__dirname, '../..')
+const envFile = process.env.POINTS_ENV_FILE || '/etc/points-app/origin.env'
+const logDir = process.env.POINTS_LOG_DIR || '/var/log/points-app'
+
+// --env-file fails start-up when the file is missing; without one the environment PM2 was started
+// with applies (and the origin names the first missing variable).
+const nodeArgs = [...(existsSync(envFile) ? [`--env-file=${envFile}`] : []), '--import', 'tsx']
+
+module.exports = {
+  apps: [
+    {
+      name: 'points-origin',
+      cwd: root,
+      script: 'origin/main.ts',
+      interpreter: 'node',
+      node_args: nodeArgs,
+      exec_mode: 'cluster',
+      // One worker per core. Each holds its own MySQL pool (DATABASE_POOL_SIZE, 16): size the
+      // server's max_connections for cores × pool × hosts.
+      instances: 'max',
+      env: {
+        NODE_ENV: 'production',
+      },
+      // origin/main.ts drains in-flight requests and job runs and exits within 10 s of SIGINT
+      // (PM2's stop signal); allow a little more before PM2 sends SIGKILL.
+      kill_timeout: 12000,
+      // A reloaded worker counts as up once it listens; the old one is stopped only then.
+      listen_timeout: 10000,
+      // Restart a worker that leaks past this (a healthy one stays far below).
+      max_memory_restart: '512M',
+      // Crash loops back off instead of hammering MySQL: 100 ms, 150 ms, … up to 15 s.
+      exp_backoff_restart_delay: 100,
+      max_restarts: 50,
+      min_uptime: '10s',
+      autorestart: true,
+      // The origin logs one JSON object per line; PM2 keeps them per app, merged across workers.
+      // Rotate with pm2-logrotate or logrotate (copytruncate).
+      out_file: path.join(logDir, 'origin.out.log'),
+      error_file: path.join(logDir, 'origin.err.log'),
+      merge_logs: true,
+    },
+  ],
+}
