@@ -55,7 +55,9 @@ describe('scan to pay', () => {
     )
     const s = await shopper()
     const before = {
+      payments: await metric('payment_total'),
       pay: await metric('payment_success_total'),
+      awards: await metric('points_award_total'),
       award: await metric('points_award_success_total'),
     }
     const created = await api.post(
@@ -92,7 +94,9 @@ describe('scan to pay', () => {
         merchantId: m.merchantId,
       }),
     ])
+    expect(await metric('payment_total')).toBe(before.payments + 1)
     expect(await metric('payment_success_total')).toBe(before.pay + 1)
+    expect(await metric('points_award_total')).toBe(before.awards + 1)
     expect(await metric('points_award_success_total')).toBe(before.award + 1)
     const list = await api.get('/api/orders', { token: s.token })
     expect(list.body.items[0]).toMatchObject({ id: created.body.id, status: 'PAID' })

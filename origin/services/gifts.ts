@@ -70,11 +70,13 @@ export async function viewGiftByCode(db: Db, code: string) {
     .where(eq(gifts.code, code))
   if (!row) throw new AppError('NOT_FOUND', 'gift not found')
   const { gift } = row
+  // Between its expiry and the job's next run a gift is already unclaimable: say so.
+  const overdue = gift.status === 'PENDING' && gift.expiresAt.getTime() <= Date.now()
   return {
     code: gift.code,
     points: gift.points,
     message: gift.message,
-    status: gift.status,
+    status: overdue ? ('EXPIRED' as const) : gift.status,
     sender: { nickname: row.senderNickname },
     expiresAt: gift.expiresAt.toISOString(),
   }
