@@ -32,7 +32,13 @@ export function createOriginApp(deps: OriginDeps) {
     '/api/*',
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
-      onError: () => {
+      onError: (c) => {
+        if (WECHAT_CALLBACK_PATHS.includes(c.req.path)) {
+          return c.json(
+            { code: 'FAIL', message: `notification body is larger than ${MAX_BODY_BYTES} bytes` },
+            413,
+          )
+        }
         throw new AppError('PAYLOAD_TOO_LARGE', `request body is larger than ${MAX_BODY_BYTES} bytes`)
       },
     }),

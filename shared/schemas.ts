@@ -11,7 +11,9 @@ export const MAX_ADJUST_POINTS = 100_000_000
 
 const id = z.string().regex(/^[1-9][0-9]{0,17}$/, 'must be an id')
 const isoTime = z.string()
-const text = (max: number) => z.string().trim().max(max)
+/** MySQL's JSON columns reject lone UTF-16 surrogates ("\ud800"): refuse them at the door. */
+const wellFormed = (s: string) => !/\p{Cs}/u.test(s)
+const text = (max: number) => z.string().refine(wellFormed, 'must be valid Unicode text').trim().max(max)
 
 export const IdempotencyKey = z
   .string()
@@ -51,6 +53,7 @@ export const UpdateMeRequest = z
     avatarUrl: z
       .url({ protocol: /^https?$/ })
       .max(512)
+      .refine(wellFormed, 'must be valid Unicode text')
       .optional(),
   })
   .strict()
@@ -110,6 +113,7 @@ export const UpdateMerchantRequest = z
     logoUrl: z
       .url({ protocol: /^https?$/ })
       .max(512)
+      .refine(wellFormed, 'must be valid Unicode text')
       .optional(),
   })
   .strict()

@@ -31,7 +31,10 @@ export function requireUser(secret: string) {
     if (!match) throw new AppError('UNAUTHENTICATED', 'a Bearer token is required')
     let sub: unknown
     try {
-      sub = (await verify(match[1]!, secret, 'HS256')).sub
+      const payload = await verify(match[1]!, secret, 'HS256')
+      // hono/jwt checks exp only when present; a token without one would never expire.
+      if (typeof payload.exp !== 'number') throw new Error('token has no exp')
+      sub = payload.sub
     } catch {
       throw new AppError('UNAUTHENTICATED', 'the token is invalid or expired')
     }

@@ -53,8 +53,31 @@ export function createErrorHandler(log: Logger) {
         new AppError('ORIGIN_UNAVAILABLE', 'a backing service is unavailable, retry shortly'),
       )
     }
-    log.error('unhandled error', { requestId: c.get('requestId'), error: err.message, stack: err.stack })
+    log.error('unhandled error', {
+      requestId: c.get('requestId'),
+      ...redactedError(err),
+    })
     return errorResponse(c, new AppError('INTERNAL', 'internal error'))
+  }
+}
+
+/** The driver's codes beside the message (the logger drops drizzle's bound parameters from it). */
+function redactedError(err: Error) {
+  const cause = (err as { cause?: { code?: string; errno?: number; sqlState?: string } }).cause
+  return {
+    error: err.message.slice(0, 500),
+    ...(cause
+      ? {
+          code: cause.code,
+          errno: cause.errno,
+          sqlState: cause.sqlState,
+        }
+      : {}),
+    stack: err.stack
+      ?.split('\n')
+      .filter((line) => line.trimStart().startsWith('at '))
+      .slice(0, 8)
+      .join('\n'),
   }
 }
 

@@ -3,6 +3,13 @@
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const
 export type LogLevel = keyof typeof LEVELS
 
+/** drizzle's error messages end in the bound parameters of the failed query, i.e. user input. */
+function withoutQueryParams(_key: string, value: unknown): unknown {
+  return typeof value === 'string' && value.includes('\nparams:')
+    ? value.slice(0, value.indexOf('\nparams:'))
+    : value
+}
+
 export type Logger = Record<
   Exclude<LogLevel, 'silent'>,
   (msg: string, fields?: Record<string, unknown>) => void
@@ -14,7 +21,9 @@ export function createLogger(
 ): Logger {
   const at = (name: Exclude<LogLevel, 'silent'>) => (msg: string, fields?: Record<string, unknown>) => {
     if (LEVELS[name] < LEVELS[level]) return
-    write(`${JSON.stringify({ time: new Date().toISOString(), level: name, msg, ...fields })}\n`)
+    write(
+      `${JSON.stringify({ time: new Date().toISOString(), level: name, msg, ...fields }, withoutQueryParams)}\n`,
+    )
   }
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
 }

@@ -10,7 +10,7 @@ import { applyPayment } from '../services/orders.ts'
 import { applyRefundResult } from '../services/refunds.ts'
 import { WechatNotificationError } from '../wechat/errors.ts'
 import type { PayNotification } from '../wechat/pay-notification.ts'
-import { toRefund, toTransaction } from '../wechat/pay-resources.ts'
+import { ResourceShapeError, toRefund, toTransaction } from '../wechat/pay-resources.ts'
 
 const REFUND_EVENTS = new Set(['REFUND.SUCCESS', 'REFUND.CLOSED', 'REFUND.ABNORMAL'])
 
@@ -36,6 +36,13 @@ function handler(deps: OriginDeps, handle: (n: PayNotification) => Promise<'ok' 
         ? c.body(null, 204)
         : fail(c, 400, 'notification does not match')
     } catch (err) {
+      if (err instanceof ResourceShapeError) {
+        deps.log.warn('notification resource malformed', {
+          requestId: c.get('requestId'),
+          event: notification.eventType,
+        })
+        return fail(c, 400, 'notification resource is malformed')
+      }
       deps.log.error('notification processing failed', {
         requestId: c.get('requestId'),
         event: notification.eventType,

@@ -1,11 +1,15 @@
 /** The points rule of API.md §3 as pure functions, so the model in tests and the service agree. */
-import type { Rule } from '../../shared/schemas.ts'
+import { MAX_GRANT_POINTS, type Rule } from '../../shared/schemas.ts'
+
+/** The largest award one order can earn: the highest maxPointsPerOrder a rule may set. A rule
+ * without a cap (say 1 000 000 points per fen) must still yield an award the ledger can move. */
+export const MAX_POINTS_PER_ORDER = MAX_GRANT_POINTS * 100
 
 /** Points for one order before the daily cap: floor(amount / perFen) × earnPoints, capped per order. */
 export function pointsForOrder(rule: Rule, amountFen: number): number {
   if (amountFen < rule.minOrderFen) return 0
   const points = Math.floor(amountFen / rule.perFen) * rule.earnPoints
-  return rule.maxPointsPerOrder === null ? points : Math.min(points, rule.maxPointsPerOrder)
+  return Math.min(points, rule.maxPointsPerOrder ?? MAX_POINTS_PER_ORDER)
 }
 
 /** What the daily cap still allows today for this user at this merchant. */
