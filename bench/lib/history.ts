@@ -1,0 +1,89 @@
+/**
+ * Long ledger histories written straight in SQL, consistent with the ledger invariants: n balanced
+ * MERCHANT_GRANT transfers of 1 point from the merchant's issuance account (a system account:
+ * entries without seq) to the user, whose entries chain seq 1..n with balance_after = seq, and
+ * whose account row ends at balance = last_seq = total_earned = n.
+ */
+import mysql from 'mysql2/promise'
+
+const BATCH = 5000
+
+export async function writeHistory(
+  databaseUrl: string,
+  opts: { userId: number; merchantId: number; issuanceAccountId: number; entries: number },
+): Promise<{ ms: number }> {
+  const t0 = performance.now()
+  const conn = await mysql.createConnection({ uri: databaseUrl, timezone: 'Z' })
+  try {
+    const [rows] = await conn.query(
+      "SELECT id, balance, last_seq FROM accounts WHERE kind = 'USER' AND owner_id = ?",
+      [opts.userId],
+    )
+    const acct = (rows as Array<{ id: number; balance: number; last_seq: number }>)[0]
+    if (!acct || Number(acct.last_seq) !== 0) throw new Error(`history user ${opts.userId} must start empty`)
+    const prefix = `HIST:${acct.id}:`
+    const start = Date.now() - opts.entries * 1000
+    await conn.query('START TRANSACTION')
+    for (let from = 1; from <= opts.entries; from += BATCH) {
+      const values = []
+      for (let i = from; i < Math.min(opts.entries + 1, from + BATCH); i++)
+        values.push([
+          `${prefix}${i}`,
+          'MERCHANT_GRANT',
+          opts.issuanceAccountId,
+          acct.id,
+          1,
+          opts.merchantId,
+          String(i),
+          new Date(start + i * 1000),
+        ])
+      await conn.query(
+        `INSERT INTO transfers (business_key, kind, debit_account_id, credit_account_id, points, merchant_id, ref_id, created_at)
+         VALUES ?`,
+        [values],
+      )
+    }
+    // Entries in transfer order; ref_id holds i, which is both the seq and the balance after it.
+    const entries = (side: 'credit' | 'debit') =>
+      side === 'credit'
+        ? `SELECT credit_account_id, id, CAST(ref_id AS UNSIGNED), points, CAST(ref_id AS SIGNED), kind, ref_id, merchant_id, created_at`
+        : 'SELECT debit_account_id, id, NULL, -points, NULL, kind, ref_id, merchant_id, created_at'
+    for (const side of ['debit', 'credit'] as const)
+      await conn.query(
+        `INSERT INTO ledger_entries (account_id, transfer_id, seq, delta, balance_after, kind, ref_id, merchant_id, created_at)
+         ${entries(side)} FROM transfers WHERE business_key LIKE ? ORDER BY id`,
+        [`${prefix}%`],
+      )
+    await conn.query(
+      'UPDATE accounts SET balance = balance + ?, last_seq = ?, total_earned = total_earned + ? WHERE id = ?',
+      [opts.entries, opts.entries, opts.entries, acct.id],
+    )
+    await conn.query('COMMIT')
+    return { ms: Math.round(performance.now() - t0) }
+  } catch (err) {
+    await conn.query('ROLLBACK').catch(() => {})
+    throw err
+  } finally {
+    await conn.end()
+  }
+}
+
+/** How MariaDB/MySQL plans the records page the origin runs (services/points.ts recordsOf). */
+export async function explainRecordsPage(
+  databaseUrl: string,
+  userId: number,
+): Promise<Record<string, unknown>> {
+  const conn = await mysql.createConnection({ uri: databaseUrl, timezone: 'Z' })
+  try {
+    const [acct] = await conn.query("SELECT id FROM accounts WHERE kind = 'USER' AND owner_id = ?", [userId])
+    const accountId = (acct as Array<{ id: number }>)[0]!.id
+    const [plan] = await conn.query(
+      'EXPLAIN SELECT * FROM ledger_entries WHERE account_id = ? ORDER BY id DESC LIMIT 21',
+      [accountId],
+    )
+    const row = (plan as Array<Record<string, unknown>>)[0] ?? {}
+    return { key: row.key, type: row.type, rows: row.rows, extra: row.Extra }
+  } finally {
+    await conn.end()
+  }
+}
