@@ -50,8 +50,17 @@ export interface SignedParts {
   authorization: string
 }
 
+/** sha256 of zero bytes: every GET, so the edge and the origin skip hashing it. */
+export const EMPTY_BODY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
+
+/** The signed string of API.md §6, from the body's hash (the one definition of the format). */
+export function canonicalFromBodyHash(p: Omit<SignedParts, 'body'>, bodySha256Hex: string): string {
+  return `${p.method.toUpperCase()}\n${p.pathWithQuery}\n${p.timestamp}\n${p.nonce}\n${bodySha256Hex}\n${p.authorization}\n`
+}
+
 export async function canonicalString(p: SignedParts): Promise<string> {
-  return `${p.method.toUpperCase()}\n${p.pathWithQuery}\n${p.timestamp}\n${p.nonce}\n${await sha256Hex(p.body)}\n${p.authorization}\n`
+  const bodyHash = p.body.length === 0 ? EMPTY_BODY_SHA256 : await sha256Hex(p.body)
+  return canonicalFromBodyHash(p, bodyHash)
 }
 
 const keyCache = new Map<string, Promise<CryptoKey>>()

@@ -1,7 +1,8 @@
 import type { RateLimitDecision, RateLimiter, RateLimitRule } from './limiter.ts'
 
-/** The one call the limiter needs; @upstash/redis's `eval` fits it. */
+/** The calls the limiter needs; @upstash/redis's `evalsha` and `eval` fit them. */
 export interface ScriptRunner {
+  evalsha(sha1: string, keys: string[], args: string[]): Promise<unknown>
   eval(script: string, keys: string[], args: string[]): Promise<unknown>
 }
 
@@ -32,13 +33,29 @@ end
 return out
 `
 
+async function sha1Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-1', new TextEncoder().encode(text))
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('')
+}
+
 export class RedisRateLimiter implements RateLimiter {
+  private readonly scriptSha = sha1Hex(RATE_LIMIT_SCRIPT)
+
   constructor(private readonly redis: ScriptRunner) {}
+
+  /** EVALSHA sends 40 characters instead of the script; EVAL (which caches it) only after NOSCRIPT. */
+  private async run(keys: string[], args: string[]): Promise<unknown> {
+    try {
+      return await this.redis.evalsha(await this.scriptSha, keys, args)
+    } catch (err) {
+      if (!String((err as Error)?.message).includes('NOSCRIPT')) throw err
+      return this.redis.eval(RATE_LIMIT_SCRIPT, keys, args)
+    }
+  }
 
   async check(rules: RateLimitRule[]): Promise<RateLimitDecision> {
     const args = rules.flatMap((r) => [String(r.limit), String(r.windowS * 1000)])
-    const reply = await this.redis.eval(
-      RATE_LIMIT_SCRIPT,
+    const reply = await this.run(
       rules.map((r) => r.key),
       args,
     )

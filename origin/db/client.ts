@@ -26,6 +26,8 @@ function createPool(uri: string, size: number): mysql.Pool {
     dateStrings: false,
     enableKeepAlive: true,
     connectTimeout: 5000,
+    // mysql2 captures a stack for every query by default: 4 % of an award's CPU, for nicer traces.
+    trace: false,
   })
   // Application timestamps are UTC; make the session agree so NOW() and DATETIME compare alike.
   // READ COMMITTED is set once per connection rather than before every transaction (one round

@@ -1,4 +1,5 @@
-/** Read side of orders: the views and lists the payer and the merchant console see. */
+/** Read side of orders: the views and lists the payer and the merchant console see. Lists force
+ * the (owner, id) index: keyset pages then cost the same however many orders exist. */
 import { and, desc, eq, gte, lt } from 'drizzle-orm'
 import { type ORDER_STATUSES, orders } from '../../db/schema.ts'
 import type { ListQuery } from '../../shared/schemas.ts'
@@ -29,7 +30,7 @@ export const merchantOrderView = (o: OrderRow) => ({
 export async function listUserOrders(db: Db, userId: number, q: ListQuery) {
   const rows = await db
     .select()
-    .from(orders)
+    .from(orders, { forceIndex: 'orders_user_idx' })
     .where(and(eq(orders.userId, userId), q.cursor ? lt(orders.id, Number(q.cursor)) : undefined))
     .orderBy(desc(orders.id))
     .limit(q.limit + 1)
@@ -43,7 +44,7 @@ export async function listMerchantOrders(
 ) {
   const rows = await db
     .select()
-    .from(orders)
+    .from(orders, { forceIndex: 'orders_merchant_idx' })
     .where(
       and(
         eq(orders.merchantId, merchantId),

@@ -6,20 +6,17 @@ import type { ListQuery } from '../../shared/schemas.ts'
 import type { Db } from '../db/client.ts'
 import { pageOf } from './merchants.ts'
 
+/** One statement, so balance and held points come from one consistent read. */
 export async function balanceOf(db: Db, userId: number) {
-  const [[acct], [held]] = await Promise.all([
-    db
-      .select({ balance: accounts.balance, totalEarned: accounts.totalEarned })
-      .from(accounts)
-      .where(and(eq(accounts.kind, 'USER'), eq(accounts.ownerId, userId))),
-    db
-      .select({ points: sql<string | null>`SUM(${gifts.points})` })
-      .from(gifts)
-      .where(and(eq(gifts.senderUserId, userId), eq(gifts.status, 'PENDING'))),
-  ])
+  const heldInGifts = sql<string>`(SELECT COALESCE(SUM(${gifts.points}), 0) FROM ${gifts}
+    WHERE ${gifts.senderUserId} = ${userId} AND ${gifts.status} = 'PENDING')`
+  const [acct] = await db
+    .select({ balance: accounts.balance, totalEarned: accounts.totalEarned, heldInGifts })
+    .from(accounts)
+    .where(and(eq(accounts.kind, 'USER'), eq(accounts.ownerId, userId)))
   return {
     balance: acct?.balance ?? 0,
-    heldInGifts: Number(held?.points ?? 0),
+    heldInGifts: Number(acct?.heldInGifts ?? 0),
     /** Points earned from purchases and merchant grants, net of refund claw-backs. */
     totalEarned: acct?.totalEarned ?? 0,
   }
@@ -39,6 +36,9 @@ const recordView = (e: EntryRow) => ({
 
 /** Keyset pagination on (account_id, id): the cost of a page does not grow with the history. */
 export async function recordsOf(db: Db, userId: number, q: ListQuery) {
+  // The (account_id, id) index serves a page in constant time whatever the history's size. Forced:
+  // for ORDER BY id DESC LIMIT n the optimizer may otherwise walk the whole table's primary key
+  // backwards, which is slow exactly for users whose entries are old.
   const [acct] = await db
     .select({ id: accounts.id })
     .from(accounts)
@@ -46,7 +46,7 @@ export async function recordsOf(db: Db, userId: number, q: ListQuery) {
   if (!acct) return { items: [], nextCursor: null }
   const rows = await db
     .select()
-    .from(ledgerEntries)
+    .from(ledgerEntries, { forceIndex: 'ledger_entries_account_id_idx' })
     .where(
       and(
         eq(ledgerEntries.accountId, acct.id),

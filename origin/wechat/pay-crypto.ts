@@ -2,7 +2,16 @@
  * WeChat Pay API v3 cryptography (WECHAT.md §2.1, §2.3, §2.4, §2.5): pure functions on strings, so
  * the origin and the sandbox share one implementation and the official vectors of §5 pin both.
  */
-import { createCipheriv, createDecipheriv, randomInt, sign, verify } from 'node:crypto'
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  type KeyObject,
+  randomInt,
+  sign,
+  verify,
+} from 'node:crypto'
 
 export const AUTH_SCHEMA = 'WECHATPAY2-SHA256-RSA2048'
 export const RESOURCE_ALGORITHM = 'AEAD_AES_256_GCM'
@@ -27,14 +36,30 @@ function nowSecondsFromClock(): number {
   return Math.floor(Date.now() / 1000)
 }
 
+// Parsing a PEM costs more than the RSA operation itself (0.4 ms of a 0.45 ms verify): keep the
+// parsed keys. A process holds a handful of keys, so the caches stay tiny.
+const privateKeys = new Map<string, KeyObject>()
+const publicKeys = new Map<string, KeyObject>()
+
+function keyFor(cache: Map<string, KeyObject>, pem: string, parse: (pem: string) => KeyObject): KeyObject {
+  let key = cache.get(pem)
+  if (!key) {
+    key = parse(pem)
+    cache.set(pem, key)
+  }
+  return key
+}
+
 function rsaSha256Sign(message: string, privateKeyPem: string): string {
-  return sign('sha256', Buffer.from(message, 'utf8'), privateKeyPem).toString('base64')
+  const key = keyFor(privateKeys, privateKeyPem, createPrivateKey)
+  return sign('sha256', Buffer.from(message, 'utf8'), key).toString('base64')
 }
 
 function rsaSha256Verify(message: string, signatureB64: string, publicKeyPem: string): boolean {
   if (!STRICT_BASE64.test(signatureB64)) return false
   try {
-    return verify('sha256', Buffer.from(message, 'utf8'), publicKeyPem, Buffer.from(signatureB64, 'base64'))
+    const key = keyFor(publicKeys, publicKeyPem, createPublicKey)
+    return verify('sha256', Buffer.from(message, 'utf8'), key, Buffer.from(signatureB64, 'base64'))
   } catch {
     return false
   }
