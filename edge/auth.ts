@@ -1,6 +1,7 @@
 import { createMiddleware } from 'hono/factory'
 import { verify } from 'hono/jwt'
 import { AppError } from '../shared/errors.ts'
+import { hs256VerifyKey } from '../shared/jwt-key.ts'
 import { needsUser } from './routes.ts'
 import type { EdgeEnv, EdgeUser } from './types.ts'
 
@@ -13,7 +14,7 @@ export async function verifyBearer(
   if (!match) return undefined
   try {
     // Pinning the algorithm is what refuses `alg: none` and RS/HS confusion.
-    const payload = await verify(match[1]!, secret, { alg: 'HS256' })
+    const payload = await verify(match[1]!, await hs256VerifyKey(secret), { alg: 'HS256' })
     if (typeof payload.sub !== 'string' || !payload.sub || typeof payload.exp !== 'number') return undefined
     return { id: payload.sub }
   } catch {

@@ -1,7 +1,9 @@
 /** Bearer JWT (HS256) for users, and role checks that read roles fresh from the database. */
+
 import { createMiddleware } from 'hono/factory'
 import { sign, verify } from 'hono/jwt'
 import { AppError } from '../../shared/errors.ts'
+import { hs256VerifyKey } from '../../shared/jwt-key.ts'
 import type { Role } from '../../shared/schemas.ts'
 import { type Identity, identityOf } from '../services/users.ts'
 import type { AppEnv, OriginDeps } from './context.ts'
@@ -31,7 +33,7 @@ export function requireUser(secret: string) {
     if (!match) throw new AppError('UNAUTHENTICATED', 'a Bearer token is required')
     let sub: unknown
     try {
-      const payload = await verify(match[1]!, secret, 'HS256')
+      const payload = await verify(match[1]!, await hs256VerifyKey(secret), 'HS256')
       // hono/jwt checks exp only when present; a token without one would never expire.
       if (typeof payload.exp !== 'number') throw new Error('token has no exp')
       sub = payload.sub
