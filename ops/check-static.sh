@@ -201,13 +201,14 @@ check "grafana: provisioning files are YAML and name the datasource uid the dash
   grep -q "uid: prometheus" ops/grafana/provisioning/datasources/prometheus.yml'
 
 # ---- PM2 -----------------------------------------------------------------------------------------
-check "pm2: ecosystem.config.cjs loads (cluster, node + tsx, kill_timeout >= 10 s)" node -e "
+node ops/build-origin.mjs
+check "pm2: ecosystem.config.cjs loads (cluster, node + the bundled origin, kill_timeout >= 10 s)" node -e "
   const app = require('./ops/pm2/ecosystem.config.cjs').apps[0]
   const args = [].concat(app.node_args).join(' ')
   const bad = []
   if (app.exec_mode !== 'cluster') bad.push('exec_mode is not cluster')
   if (app.interpreter !== 'node') bad.push('interpreter is not node')
-  if (!/--import tsx/.test(args)) bad.push('node_args lack --import tsx')
+  if (app.script !== 'dist/origin.mjs') bad.push('script is not the bundled origin')
   if (!(app.kill_timeout >= 10000)) bad.push('kill_timeout under 10 s')
   if (!app.max_memory_restart) bad.push('no max_memory_restart')
   if (!require('node:fs').existsSync(require('node:path').join(app.cwd, app.script))) bad.push('script not found')

@@ -3,6 +3,7 @@
  * the WeChat sandbox, the origin (timed from spawn to /ready), the Upstash-REST bridge on its own
  * Redis db index, and the edge twice — on Deno and in workerd — both fronting that origin.
  */
+import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -107,6 +108,9 @@ export async function startBenchStack(s: BenchSettings, log: (line: string) => v
       LOG_LEVEL: s.logLevel,
       ...sandboxEnv(sandbox),
     }
+    // The production start: the bundled origin (npm run start:origin builds it the same way).
+    log('origin: building dist/origin.mjs')
+    execFileSync(NODE, ['ops/build-origin.mjs'], { stdio: 'inherit' })
     log('origin: starting (timing spawn → /ready 200)')
     const t0 = performance.now()
     const originChild = startChild(
@@ -117,9 +121,7 @@ export async function startBenchStack(s: BenchSettings, log: (line: string) => v
         ...(s.heapSnapshotDir
           ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${s.heapSnapshotDir}`]
           : []),
-        '--import',
-        'tsx',
-        'origin/main.ts',
+        'dist/origin.mjs',
       ],
       originEnv,
     )

@@ -2,8 +2,9 @@
 # one-shot `migrate`, the edge under `wrangler dev`, and the dev-profile WeChat sandbox.
 # Build from the repo root:  docker build -f ops/docker/origin.Dockerfile -t points-origin .
 #
-# There is no compile step: the code is TypeScript run by tsx (a runtime dependency), the same way
-# `npm run start:origin` runs it, so what is tested is what ships.
+# The origin runs as one bundled ES module (dist/origin.mjs, built by ops/build-origin.mjs with
+# esbuild, exactly as `npm run start:origin` builds it); the edge, migrate and sandbox services run
+# their TypeScript with tsx (a runtime dependency).
 
 ARG NODE_VERSION=20
 
@@ -43,8 +44,10 @@ COPY db ./db
 COPY origin ./origin
 COPY edge ./edge
 COPY sandbox ./sandbox
-COPY ops/start-edge.ts ops/upstash-bridge.ts ./ops/
+COPY ops/start-edge.ts ops/upstash-bridge.ts ops/build-origin.mjs ./ops/
 COPY ops/docker/entrypoint.sh ops/docker/sandbox.ts ./ops/docker/
+
+RUN node ops/build-origin.mjs
 
 # wrangler dev writes its bundle under .wrangler/ and its logs under $HOME; the sandbox writes the
 # dev WeChat settings to /run/wechat-sandbox (a named volume inherits this ownership).
@@ -60,8 +63,6 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
 ENTRYPOINT ["/usr/bin/tini", "--", "/app/ops/docker/entrypoint.sh"]
-# Same command as `npm run start:origin` (tsx origin/main.ts), without npm in front: npm runs a
-# script through `sh -c`, and on SIGTERM npm and that shell exit at once while tsx is never
-# signalled, so the container would stop with in-flight requests cut (checked on node 20 /
-# npm 11 / dash). tsx itself forwards the signal and waits for the 10 s graceful shutdown.
-CMD ["tsx", "origin/main.ts"]
+# Same command as `npm run start:origin`, without npm in front: signals then reach node directly
+# (tini forwards them) and the origin drains in-flight requests within its 10 s.
+CMD ["node", "--enable-source-maps", "dist/origin.mjs"]

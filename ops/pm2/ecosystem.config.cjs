@@ -3,9 +3,9 @@
  * for a zero-downtime rolling restart (docs/OPERATIONS.md, Deploy). CommonJS because PM2 `require`s
  * it and the package is "type": "module".
  *
- * Cluster mode forks one worker per core from PM2's own container script, so the interpreter
- * must be plain node: tsx is loaded into each worker with `--import tsx` (what `tsx origin/main.ts`
- * does), and PM2 imports origin/main.ts as an ES module.
+ * Cluster mode forks one worker per core from PM2's own container script, so the interpreter is
+ * plain node running the bundled origin: build it first with `npm run build:origin`
+ * (dist/origin.mjs, the same bundle `npm run start:origin` runs).
  *
  * Settings: the origin reads only its environment (API.md §8). Point POINTS_ENV_FILE at a dotenv
  * file (default /etc/points-app/origin.env, mode 0640, owner root, group of the PM2 user). Node
@@ -21,14 +21,14 @@ const logDir = process.env.POINTS_LOG_DIR || '/var/log/points-app'
 
 // --env-file fails start-up when the file is missing; without one the environment PM2 was started
 // with applies (and the origin names the first missing variable).
-const nodeArgs = [...(existsSync(envFile) ? [`--env-file=${envFile}`] : []), '--import', 'tsx']
+const nodeArgs = [...(existsSync(envFile) ? [`--env-file=${envFile}`] : []), '--enable-source-maps']
 
 module.exports = {
   apps: [
     {
       name: 'points-origin',
       cwd: root,
-      script: 'origin/main.ts',
+      script: 'dist/origin.mjs',
       interpreter: 'node',
       node_args: nodeArgs,
       exec_mode: 'cluster',
@@ -38,7 +38,7 @@ module.exports = {
       env: {
         NODE_ENV: 'production',
       },
-      // origin/main.ts drains in-flight requests and job runs and exits within 10 s of SIGINT
+      // The origin drains in-flight requests and job runs and exits within 10 s of SIGINT
       // (PM2's stop signal); allow a little more before PM2 sends SIGKILL.
       kill_timeout: 12000,
       // A reloaded worker counts as up once it listens; the old one is stopped only then.
