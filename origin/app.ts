@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { except } from 'hono/combine'
 import { AppError } from '../shared/errors.ts'
 import type { AppEnv, OriginDeps } from './http/context.ts'
+import { deadline } from './http/deadline.ts'
 import { edgeSignature } from './http/edge-signature.ts'
 import { createErrorHandler, notFound } from './http/errors.ts'
 import { requestContext } from './http/request-context.ts'
@@ -45,7 +46,12 @@ export function createOriginApp(deps: OriginDeps) {
   )
   app.use(
     '/api/*',
-    except(WECHAT_CALLBACK_PATHS, edgeSignature(deps.config.EDGE_SIGNING_KEYS, deps.redis), jsonOnly),
+    except(
+      WECHAT_CALLBACK_PATHS,
+      deadline(deps.config.REQUEST_TIMEOUT_MS),
+      edgeSignature(deps.config.EDGE_SIGNING_KEYS, deps.redis),
+      jsonOnly,
+    ),
   )
   app.route('/', opsRoutes(deps))
   app.route('/', docsRoutes())

@@ -94,6 +94,8 @@ const schema = z.object({
   METRICS_TOKEN: z.string().min(1).optional(),
   ORDER_TTL_SECONDS: positiveSeconds.default(900),
   GIFT_TTL_SECONDS: positiveSeconds.default(86400),
+  /** Under the edge's ORIGIN_TIMEOUT_MS (10 s), so the client gets the origin's clean 503. */
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(8000),
   JOB_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(5000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   WECHAT_APPID: z.string().min(1).max(32),

@@ -20,11 +20,13 @@ export function createDeps(config: OriginConfig): OriginDeps {
     readUrl: config.DATABASE_READ_URL,
     poolSize: config.DATABASE_POOL_SIZE,
   })
-  // Fail fast while Redis is down instead of queueing commands behind a reconnect.
+  // Fail fast while Redis is down instead of queueing commands behind a reconnect, and fail a
+  // command in 2 s when Redis is silently unreachable instead of letting it hang.
   const redis = new Redis(config.REDIS_URL, {
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
     lazyConnect: false,
+    commandTimeout: 2000,
   })
   const log = createLogger(config.LOG_LEVEL)
   redis.on('error', (err: Error) => log.warn('redis error', { error: err.message }))

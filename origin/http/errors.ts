@@ -23,19 +23,35 @@ export function errorResponse(c: Context<AppEnv>, err: AppError): Response {
   )
 }
 
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'PROTOCOL_CONNECTION_LOST',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ER_CON_COUNT_ERROR',
+  'ER_LOCK_WAIT_TIMEOUT',
+])
+
+/**
+ * A backing service (MySQL, Redis) is down or unreachable. Walks the cause chain: when a connection
+ * dies mid-transaction, drizzle's rollback fails too and wraps mysql2's fatal "connection is in
+ * closed state" error (no code), which hides the original connection error.
+ */
 export function isUnavailable(err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code
-  return (
-    typeof code === 'string' &&
-    [
-      'ECONNREFUSED',
-      'ECONNRESET',
-      'PROTOCOL_CONNECTION_LOST',
-      'ETIMEDOUT',
-      'EPIPE',
-      'ER_CON_COUNT_ERROR',
-    ].includes(code)
-  )
+  let cur: unknown = err
+  for (let depth = 0; cur && depth < 5; depth++) {
+    const { code, fatal, name } = cur as { code?: unknown; fatal?: unknown; name?: unknown }
+    if (fatal === true || name === 'MaxRetriesPerRequestError') return true
+    if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true
+    if (
+      cur instanceof Error &&
+      /Command timed out|Connection is closed|Stream isn't writeable/.test(cur.message)
+    )
+      return true
+    cur = (cur as { cause?: unknown }).cause
+  }
+  return false
 }
 
 export function createErrorHandler(log: Logger) {
@@ -45,8 +61,7 @@ export function createErrorHandler(log: Logger) {
       const code = CODE_FOR_HTTP_STATUS[err.status] ?? 'VALIDATION_FAILED'
       return errorResponse(c, new AppError(code, err.message || 'bad request'))
     }
-    const cause = (err as { cause?: unknown }).cause
-    if (isUnavailable(err) || isUnavailable(cause) || err.name === 'MaxRetriesPerRequestError') {
+    if (isUnavailable(err)) {
       log.error('dependency unavailable', { requestId: c.get('requestId'), error: err.message })
       return errorResponse(
         c,

@@ -186,13 +186,22 @@ export type PaymentOutcome = 'paid' | 'already_paid' | 'rejected'
 async function awardFor(tx: Tx, order: OrderRow, paidAt: Date): Promise<number> {
   const rule = ruleOfOrder(order)
   const points = pointsForOrder(rule, order.amountFen)
-  if (points === 0 || rule.dailyCapPerUser === null) return points
+  // Every award is counted, capped or not: a cap set later in the day still sees what was earned
+  // earlier that day (API.md §3: what is left of the cap for that user at that merchant that day).
+  if (points === 0) return 0
   const day = shanghaiDay(paidAt)
   const key = and(
     eq(dailyAwards.userId, order.userId),
     eq(dailyAwards.merchantId, order.merchantId),
     eq(dailyAwards.day, day),
   )
+  if (rule.dailyCapPerUser === null) {
+    await tx
+      .insert(dailyAwards)
+      .values({ userId: order.userId, merchantId: order.merchantId, day, points })
+      .onDuplicateKeyUpdate({ set: { points: sql`${dailyAwards.points} + ${points}` } })
+    return points
+  }
   // Upsert-then-read under the row's X lock: concurrent awards for this user and merchant queue here.
   await tx
     .insert(dailyAwards)
