@@ -16,6 +16,13 @@ import {
   uniqueIndex,
   varchar,
 } from 'drizzle-orm/mysql-core'
+import {
+  GIFT_STATUSES,
+  MERCHANT_STATUSES,
+  ORDER_STATUSES,
+  RECORD_KINDS,
+  REFUND_STATUSES,
+} from '../shared/schemas.ts'
 
 const id = (name = 'id') => bigint(name, { mode: 'number', unsigned: true }).autoincrement().primaryKey()
 const ref = (name: string) => bigint(name, { mode: 'number', unsigned: true })
@@ -32,8 +39,6 @@ export const users = mysqlTable('users', {
   createdAt: utc('created_at').notNull(),
   updatedAt: utc('updated_at').notNull(),
 })
-
-export const MERCHANT_STATUSES = ['PENDING_REVIEW', 'ACTIVE', 'REJECTED', 'SUSPENDED'] as const
 
 export const merchants = mysqlTable(
   'merchants',
@@ -93,16 +98,8 @@ export const accounts = mysqlTable(
   (t) => [uniqueIndex('accounts_kind_owner_uq').on(t.kind, t.ownerId)],
 )
 
-export const TRANSFER_KINDS = [
-  'EARN',
-  'REFUND_CLAWBACK',
-  'GIFT_SEND',
-  'GIFT_RECEIVE',
-  'GIFT_RETURN',
-  'MERCHANT_GRANT',
-  'ADMIN_ADJUST',
-] as const
-export type TransferKind = (typeof TRANSFER_KINDS)[number]
+/** A transfer's kind is also the kind of its entries in the user's records (API.md §2). */
+export type TransferKind = (typeof RECORD_KINDS)[number]
 
 /** One movement of points between two accounts; the business key makes every movement happen once. */
 export const transfers = mysqlTable(
@@ -110,7 +107,7 @@ export const transfers = mysqlTable(
   {
     id: id(),
     businessKey: varchar('business_key', { length: 96 }).notNull().unique('transfers_business_key_uq'),
-    kind: mysqlEnum('kind', TRANSFER_KINDS).notNull(),
+    kind: mysqlEnum('kind', RECORD_KINDS).notNull(),
     debitAccountId: ref('debit_account_id').notNull(),
     creditAccountId: ref('credit_account_id').notNull(),
     points: points('points').notNull(),
@@ -135,7 +132,7 @@ export const ledgerEntries = mysqlTable(
     seq: bigint('seq', { mode: 'number', unsigned: true }),
     delta: points('delta').notNull(),
     balanceAfter: points('balance_after'),
-    kind: mysqlEnum('kind', TRANSFER_KINDS).notNull(),
+    kind: mysqlEnum('kind', RECORD_KINDS).notNull(),
     refId: varchar('ref_id', { length: 64 }),
     merchantId: ref('merchant_id'),
     createdAt: utc('created_at').notNull(),
@@ -146,8 +143,6 @@ export const ledgerEntries = mysqlTable(
     index('ledger_entries_transfer_idx').on(t.transferId),
   ],
 )
-
-export const GIFT_STATUSES = ['PENDING', 'CLAIMED', 'CANCELLED', 'EXPIRED'] as const
 
 export const gifts = mysqlTable(
   'gifts',
@@ -168,8 +163,6 @@ export const gifts = mysqlTable(
     index('gifts_status_expires_idx').on(t.status, t.expiresAt),
   ],
 )
-
-export const ORDER_STATUSES = ['PENDING', 'PAID', 'PARTIALLY_REFUNDED', 'REFUNDED', 'CLOSED'] as const
 
 export const orders = mysqlTable(
   'orders',
@@ -218,8 +211,6 @@ export const dailyAwards = mysqlTable(
   },
   (t) => [primaryKey({ columns: [t.userId, t.merchantId, t.day] })],
 )
-
-export const REFUND_STATUSES = ['PROCESSING', 'SUCCESS', 'FAILED'] as const
 
 export const refunds = mysqlTable(
   'refunds',

@@ -29,7 +29,7 @@ export type IdempotencyScope = { userId: number; key: string; requestHash: strin
  * key's row lock), `done` (replay the stored answer) or `pending` (a first attempt recorded its
  * resource and then died or is still talking to WeChat; the caller may finish it).
  */
-export type IdempotencyClaim =
+type IdempotencyClaim =
   | { state: 'new' }
   | { state: 'done'; response: StoredResponse }
   | { state: 'pending'; resource: unknown }
@@ -39,7 +39,7 @@ const PENDING_STATUS = 0
 const whereKey = (scope: IdempotencyScope) =>
   and(eq(idempotencyKeys.userId, scope.userId), eq(idempotencyKeys.idemKey, scope.key))
 
-export async function claimIdempotencyKey(
+async function claimIdempotencyKey(
   tx: Tx,
   scope: IdempotencyScope,
   pendingResource: unknown = {},
@@ -81,11 +81,7 @@ export async function claimIdempotencyKey(
 }
 
 /** Names the resource a `new` claim created, so a retry that finds the key pending can finish it. */
-export async function recordPendingResource(
-  tx: Tx,
-  scope: IdempotencyScope,
-  resource: unknown,
-): Promise<void> {
+async function recordPendingResource(tx: Tx, scope: IdempotencyScope, resource: unknown): Promise<void> {
   await tx
     .update(idempotencyKeys)
     .set({ responseBody: resource })
@@ -93,7 +89,7 @@ export async function recordPendingResource(
 }
 
 /** Records the answer unless another attempt recorded one first; returns the answer that stands. */
-export async function finishIdempotencyKey(
+async function finishIdempotencyKey(
   tx: Tx,
   scope: IdempotencyScope,
   response: StoredResponse,
@@ -105,6 +101,42 @@ export async function finishIdempotencyKey(
   if (res.affectedRows === 1) return response
   const [stored] = await tx.select().from(idempotencyKeys).where(whereKey(scope))
   return { status: stored!.responseStatus, body: stored!.responseBody }
+}
+
+/**
+ * The first half of an [idem] write that calls WeChat between two transactions (orders, refunds):
+ * creates the resource and names it on the key in one transaction, or finds the resource a
+ * previous attempt created (`pending`), or returns the recorded answer (`replay`).
+ */
+export async function createOnce(
+  db: Db,
+  scope: IdempotencyScope | undefined,
+  create: (tx: Tx) => Promise<number>,
+): Promise<{ replay: StoredResponse } | { resourceId: number }> {
+  return runTx(db, async (tx) => {
+    if (scope) {
+      const claim = await claimIdempotencyKey(tx, scope)
+      if (claim.state === 'done') return { replay: claim.response }
+      if (claim.state === 'pending') {
+        const resourceId = Number((claim.resource as { resourceId?: string }).resourceId)
+        if (Number.isSafeInteger(resourceId) && resourceId > 0) return { resourceId }
+      }
+    }
+    const resourceId = await create(tx)
+    if (scope) await recordPendingResource(tx, scope, { resourceId: String(resourceId) })
+    return { resourceId }
+  })
+}
+
+/** The second half: records the answer on the key, or returns the one another attempt recorded. */
+export async function finishOnce(
+  db: Db,
+  scope: IdempotencyScope | undefined,
+  response: StoredResponse,
+): Promise<StoredResponse & { replayed: boolean }> {
+  if (!scope) return { ...response, replayed: false }
+  const stored = await runTx(db, (tx) => finishIdempotencyKey(tx, scope, response))
+  return { ...stored, replayed: stored !== response }
 }
 
 /** For writes that only touch the database: key, effect and answer commit together. */

@@ -1,7 +1,8 @@
 /** Merchant applications, review, profile, rule and staff. */
 import { and, desc, eq, lt } from 'drizzle-orm'
-import { type MERCHANT_STATUSES, merchantStaff, merchants, users } from '../../db/schema.ts'
+import { merchantStaff, merchants, users } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
+import type { MERCHANT_STATUSES } from '../../shared/schemas.ts'
 import { DEFAULT_RULE, type ListQuery, type Rule } from '../../shared/schemas.ts'
 import { type Db, DUPLICATE_KEY, mysqlErrno, runTx, type Tx } from '../db/client.ts'
 import { type FieldCipher, maskPhone } from '../security/field-cipher.ts'

@@ -1,8 +1,8 @@
 /** Read side of orders: the views and lists the payer and the merchant console see. Lists force
  * the (owner, id) index: keyset pages then cost the same however many orders exist. */
 import { and, desc, eq, gte, lt } from 'drizzle-orm'
-import { type ORDER_STATUSES, orders } from '../../db/schema.ts'
-import type { ListQuery } from '../../shared/schemas.ts'
+import { orders } from '../../db/schema.ts'
+import type { ListQuery, ORDER_STATUSES } from '../../shared/schemas.ts'
 import type { Db } from '../db/client.ts'
 import { pageOf } from './merchants.ts'
 

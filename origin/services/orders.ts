@@ -16,13 +16,7 @@ import { WechatPayError } from '../wechat/errors.ts'
 import type { RequestPaymentParams, WechatPayClient } from '../wechat/pay-client.ts'
 import type { PayTransaction } from '../wechat/pay-resources.ts'
 import { capByDailyLimit, pointsForOrder, shanghaiDay } from './award-rule.ts'
-import {
-  claimIdempotencyKey,
-  finishIdempotencyKey,
-  type IdempotencyScope,
-  recordPendingResource,
-  type StoredResponse,
-} from './idempotency.ts'
+import { createOnce, finishOnce, type IdempotencyScope, type StoredResponse } from './idempotency.ts'
 import { merchantIssuance, transfer, userAccount } from './ledger.ts'
 import { findMerchant } from './merchants.ts'
 import type { OrderRow } from './order-queries.ts'
@@ -149,25 +143,11 @@ export async function createOrder(
   input: { userId: number; merchantId: number; amountFen: number; idempotency?: IdempotencyScope },
 ): Promise<StoredResponse & { replayed: boolean }> {
   const now = input.idempotency?.now ?? new Date()
-  const scope = input.idempotency
-  const started = await runTx(
-    deps.db.primary,
-    async (tx): Promise<{ replay: StoredResponse } | { orderId: number }> => {
-      if (scope) {
-        const claim = await claimIdempotencyKey(tx, scope)
-        if (claim.state === 'done') return { replay: claim.response }
-        if (claim.state === 'pending') {
-          const orderId = Number((claim.resource as { orderId?: string }).orderId)
-          if (Number.isSafeInteger(orderId) && orderId > 0) return { orderId }
-        }
-      }
-      const orderId = await insertOrder(tx, deps, { ...input, now })
-      if (scope) await recordPendingResource(tx, scope, { orderId: String(orderId) })
-      return { orderId }
-    },
+  const started = await createOnce(deps.db.primary, input.idempotency, (tx) =>
+    insertOrder(tx, deps, { ...input, now }),
   )
   if ('replay' in started) return { ...started.replay, replayed: true }
-  let order = await loadOrder(deps, started.orderId)
+  let order = await loadOrder(deps, started.resourceId)
   if (order.status !== 'PENDING') {
     throw new AppError('INVALID_STATE', `order ${order.id} is already ${order.status}`)
   }
@@ -175,9 +155,7 @@ export async function createOrder(
   order = { ...order, prepayId }
   const response = { status: 201, body: createdOrderView(order, deps.pay.requestPaymentParams(prepayId)) }
   deps.metrics.orders.inc({ status: 'PENDING' })
-  if (!scope) return { ...response, replayed: false }
-  const stored = await runTx(deps.db.primary, (tx) => finishIdempotencyKey(tx, scope, response))
-  return { ...stored, replayed: stored !== response }
+  return finishOnce(deps.db.primary, input.idempotency, response)
 }
 
 export type PaymentOutcome = 'paid' | 'already_paid' | 'rejected'

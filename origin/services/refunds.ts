@@ -14,13 +14,7 @@ import { WechatPayError } from '../wechat/errors.ts'
 import type { PayRefund, RefundStatus } from '../wechat/pay-resources.ts'
 import { recordAudit } from './audit.ts'
 import { clawbackTotal } from './award-rule.ts'
-import {
-  claimIdempotencyKey,
-  finishIdempotencyKey,
-  type IdempotencyScope,
-  recordPendingResource,
-  type StoredResponse,
-} from './idempotency.ts'
+import { createOnce, finishOnce, type IdempotencyScope, type StoredResponse } from './idempotency.ts'
 import { merchantIssuance, transfer, userAccount } from './ledger.ts'
 import type { PaymentDeps } from './orders.ts'
 
@@ -152,37 +146,21 @@ export async function createRefund(
     idempotency?: IdempotencyScope
   },
 ): Promise<StoredResponse & { replayed: boolean }> {
-  const scope = input.idempotency
-  const now = scope?.now ?? new Date()
-  const started = await runTx(
-    deps.db.primary,
-    async (tx): Promise<{ replay: StoredResponse } | { refundId: number }> => {
-      if (scope) {
-        const claim = await claimIdempotencyKey(tx, scope)
-        if (claim.state === 'done') return { replay: claim.response }
-        if (claim.state === 'pending') {
-          const refundId = Number((claim.resource as { refundId?: string }).refundId)
-          if (Number.isSafeInteger(refundId) && refundId > 0) return { refundId }
-        }
-      }
-      const refundId = await insertRefund(tx, { ...input, now })
-      if (scope) await recordPendingResource(tx, scope, { refundId: String(refundId) })
-      return { refundId }
-    },
+  const now = input.idempotency?.now ?? new Date()
+  const started = await createOnce(deps.db.primary, input.idempotency, (tx) =>
+    insertRefund(tx, { ...input, now }),
   )
   if ('replay' in started) return { ...started.replay, replayed: true }
-  const accepted = await loadRefund(deps.db.primary, started.refundId)
+  const accepted = await loadRefund(deps.db.primary, started.resourceId)
   if (accepted.status === 'PROCESSING') {
     deps.metrics.refunds.inc({ status: 'PROCESSING' })
     await submitRefund(deps, accepted)
   }
-  const refund = await loadRefund(deps.db.primary, started.refundId)
+  const refund = await loadRefund(deps.db.primary, started.resourceId)
   if (refund.status === 'FAILED')
     throw new AppError('PAYMENT_PROVIDER_ERROR', 'WeChat Pay refused this refund')
   const response = { status: 202, body: acceptedView(refund) }
-  if (!scope) return { ...response, replayed: false }
-  const stored = await runTx(deps.db.primary, (tx) => finishIdempotencyKey(tx, scope, response))
-  return { ...stored, replayed: stored !== response }
+  return finishOnce(deps.db.primary, input.idempotency, response)
 }
 
 type Settlement = 'SUCCESS' | 'CLOSED'
