@@ -10,7 +10,28 @@ import { startJobs } from './jobs/runner.ts'
 
 const SHUTDOWN_DEADLINE_MS = 10_000
 
-function main() {
+const REDIS_STARTUP_WAIT_MS = 5000
+
+/**
+ * Commands fail fast while Redis is not connected (no offline queue), so a just-started origin
+ * that listened at once would refuse its first signed requests with 503. Wait for the connection
+ * first — but not for ever: with Redis down the origin still starts, and /ready says why.
+ */
+function redisConnected(deps: ReturnType<typeof createDeps>): Promise<void> {
+  if (deps.redis.status === 'ready') return Promise.resolve()
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      deps.log.warn('starting without Redis; signed requests get 503 until it is reachable')
+      resolve()
+    }, REDIS_STARTUP_WAIT_MS)
+    deps.redis.once('ready', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
+}
+
+async function main() {
   let config: ReturnType<typeof loadConfig>
   try {
     config = loadConfig()
@@ -22,6 +43,7 @@ function main() {
     throw err
   }
   const deps = createDeps(config)
+  await redisConnected(deps)
   const app = createOriginApp(deps)
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
     deps.log.info('origin listening', { port: info.port, pid: process.pid })
@@ -47,4 +69,4 @@ function main() {
   process.on('SIGINT', () => shutdown('SIGINT'))
 }
 
-main()
+await main()
