@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createPrivateKey, randomBytes } from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createWechatPayClient, type WechatPayClient } from '../origin/wechat/pay-client.ts'
 import { toRefund, toTransaction } from '../origin/wechat/pay-resources.ts'
@@ -260,6 +260,6 @@ describe('sandboxEnv', () => {
     expect(env.WECHAT_APIV3_KEY).toHaveLength(32)
     expect(env.WECHAT_MCH_SERIAL_NO).toMatch(/^[0-9A-F]{40}$/)
     expect(env.WECHAT_PAY_PUBLIC_KEY_ID).toMatch(/^PUB_KEY_ID_\d+$/)
-    expect(env.WECHAT_MCH_PRIVATE_KEY).toContain('BEGIN PRIVATE KEY')
+    expect(createPrivateKey(env.WECHAT_MCH_PRIVATE_KEY!).asymmetricKeyType).toBe('rsa')
   })
 })
