@@ -177,14 +177,6 @@ export async function transfer(tx: Tx, req: TransferRequest): Promise<TransferRe
   return { applied: true, transferId: inserted.transferId, userBalances }
 }
 
-export async function userBalance(db: Db | Tx, userId: number): Promise<number> {
-  const [row] = await db
-    .select({ balance: accounts.balance })
-    .from(accounts)
-    .where(and(eq(accounts.kind, 'USER'), eq(accounts.ownerId, userId)))
-  return row?.balance ?? 0
-}
-
 export interface LedgerInvariantReport {
   sumOfAllEntries: number
   usersWhoseTotalEarnedDiffers: number

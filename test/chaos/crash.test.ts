@@ -20,6 +20,7 @@ import { pool } from '../sim/driver.ts'
 import { Rng } from '../sim/generator.ts'
 import {
   auditBusinessAgainstLedger,
+  expectedShopperBalance,
   newRetryStats,
   retrying,
   rows,
@@ -285,18 +286,7 @@ describe('kill -9 of the origin during storms', () => {
     // Balance of each shopper: grant + awards − claw-backs − gifts sent + gifts returned + gifts claimed.
     const balances = await userBalances(stack)
     for (const [i, s] of shoppers.entries()) {
-      let expected = 300
-      for (const o of orders.filter((x) => x.user === i)) {
-        const award = Math.floor(o.amountFen / 100)
-        const refunded = refunds
-          .filter((r) => r.order === o.id && r.result === 'SUCCESS')
-          .reduce((sum, r) => sum + r.amountFen, 0)
-        expected += award - Math.floor((award * refunded) / o.amountFen)
-      }
-      for (const g of giftRows) {
-        if (String(g.sender_user_id) === s.id && g.status === 'CLAIMED') expected -= Number(g.points)
-        if (String(g.claimed_by_user_id) === s.id) expected += Number(g.points)
-      }
+      const expected = expectedShopperBalance({ index: i, id: s.id }, 300, orders, refunds, giftRows)
       expect(balances.get(s.id), `shopper ${i}`).toBe(expected)
     }
     console.info(

@@ -249,3 +249,30 @@ export async function userBalances(stack: Stack): Promise<Map<string, number>> {
   const list = await rows(stack, sql`SELECT owner_id, balance FROM accounts WHERE kind = 'USER'`)
   return new Map(list.map((r) => [String(r.owner_id), Number(r.balance)]))
 }
+
+/**
+ * What a shopper's balance must be after a storm, from the outcomes the test recorded: starting
+ * points + awards (1 point per 100 fen) − claw-backs by API.md's cumulative floor formula, − gifts
+ * the shopper sent that were claimed + gifts the shopper claimed.
+ */
+export function expectedShopperBalance(
+  shopper: { index: number; id: string },
+  startingPoints: number,
+  orders: ReadonlyArray<{ user: number; id: string; amountFen: number }>,
+  refunds: ReadonlyArray<{ order: string; amountFen: number; result: string }>,
+  giftRows: ReadonlyArray<Row>,
+): number {
+  let expected = startingPoints
+  for (const o of orders.filter((x) => x.user === shopper.index)) {
+    const award = Math.floor(o.amountFen / 100)
+    const refunded = refunds
+      .filter((r) => r.order === o.id && r.result === 'SUCCESS')
+      .reduce((sum, r) => sum + r.amountFen, 0)
+    expected += award - Math.floor((award * refunded) / o.amountFen)
+  }
+  for (const g of giftRows) {
+    if (String(g.sender_user_id) === shopper.id && g.status === 'CLAIMED') expected -= Number(g.points)
+    if (String(g.claimed_by_user_id) === shopper.id) expected += Number(g.points)
+  }
+  return expected
+}

@@ -22,7 +22,14 @@ import { type OriginProcess, startOriginProcess } from '../harness/origin-proces
 import { freePort } from '../harness/ports.ts'
 import { EDGE_KEY_ID, EDGE_SECRET, HOLDS, invariants, type Stack, startStack } from '../harness/stack.ts'
 import { Rng } from '../sim/generator.ts'
-import { auditBusinessAgainstLedger, rows, sleep, userBalances, waitUntil } from './support.ts'
+import {
+  auditBusinessAgainstLedger,
+  expectedShopperBalance,
+  rows,
+  sleep,
+  userBalances,
+  waitUntil,
+} from './support.ts'
 
 let stack: Stack
 let b: OriginProcess
@@ -246,18 +253,13 @@ describe('two origins on one database, one restarted repeatedly', () => {
     )
     const balances = await userBalances(stack)
     for (const [i, s] of shoppers.entries()) {
-      let expected = Number(grants.find((g) => String(g.owner_id) === s.id)?.p ?? 0)
-      for (const o of orders.filter((x) => x.user === i)) {
-        const award = Math.floor(o.amountFen / 100)
-        const refunded = refunds
-          .filter((r) => r.order === o.id && r.result === 'SUCCESS')
-          .reduce((sum, r) => sum + r.amountFen, 0)
-        expected += award - Math.floor((award * refunded) / o.amountFen)
-      }
-      for (const g of giftRows) {
-        if (String(g.sender_user_id) === s.id && g.status === 'CLAIMED') expected -= Number(g.points)
-        if (String(g.claimed_by_user_id) === s.id) expected += Number(g.points)
-      }
+      const expected = expectedShopperBalance(
+        { index: i, id: s.id },
+        Number(grants.find((g) => String(g.owner_id) === s.id)?.p ?? 0),
+        orders,
+        refunds,
+        giftRows,
+      )
       expect(balances.get(s.id), `shopper ${i}`).toBe(expected)
     }
     console.info(
