@@ -1,8 +1,8 @@
 /** Builds the origin's Hono app from its dependencies; the Node entry only serves it. */
 import { Hono } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import { except } from 'hono/combine'
 import { AppError } from '../shared/errors.ts'
+import { bodyLimit } from './http/body-limit.ts'
 import type { AppEnv, OriginDeps } from './http/context.ts'
 import { deadline } from './http/deadline.ts'
 import { edgeSignature } from './http/edge-signature.ts'
@@ -31,17 +31,14 @@ export function createOriginApp(deps: OriginDeps) {
   app.use(requestContext(deps.log, deps.metrics))
   app.use(
     '/api/*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => {
-        if (WECHAT_CALLBACK_PATHS.includes(c.req.path)) {
-          return c.json(
-            { code: 'FAIL', message: `notification body is larger than ${MAX_BODY_BYTES} bytes` },
-            413,
-          )
-        }
-        throw new AppError('PAYLOAD_TOO_LARGE', `request body is larger than ${MAX_BODY_BYTES} bytes`)
-      },
+    bodyLimit(MAX_BODY_BYTES, (c) => {
+      if (WECHAT_CALLBACK_PATHS.includes(c.req.path)) {
+        return c.json(
+          { code: 'FAIL', message: `notification body is larger than ${MAX_BODY_BYTES} bytes` },
+          413,
+        )
+      }
+      throw new AppError('PAYLOAD_TOO_LARGE', `request body is larger than ${MAX_BODY_BYTES} bytes`)
     }),
   )
   app.use(

@@ -215,6 +215,37 @@ describe('operations endpoints', () => {
     expect(res.body.error.code).toBe('PAYLOAD_TOO_LARGE')
   })
 
+  it('counts a chunked body, which announces no length, and refuses it past the limit', async () => {
+    const chunked = (path: string, bytes: number) => {
+      const chunk = new TextEncoder().encode('x'.repeat(1024))
+      let sent = 0
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent >= bytes) return controller.close()
+          sent += chunk.length
+          controller.enqueue(chunk)
+        },
+      })
+      return fetch(`${stack.origin.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        duplex: 'half',
+      } as RequestInit)
+    }
+    const big = await chunked('/api/auth/login', 70_000)
+    expect(big.status).toBe(413)
+    expect((await big.json()).error.code).toBe('PAYLOAD_TOO_LARGE')
+    // Under the limit it gets as far as the edge-signature check.
+    const small = await chunked('/api/auth/login', 2_000)
+    expect(small.status).toBe(401)
+    expect((await small.json()).error.code).toBe('EDGE_SIGNATURE_INVALID')
+    // WeChat's callbacks answer in WeChat's format.
+    const callback = await chunked('/api/payment/callback', 70_000)
+    expect(callback.status).toBe(413)
+    expect(await callback.json()).toMatchObject({ code: 'FAIL' })
+  })
+
   it('leaves the ledger invariants intact', async () => {
     expect(await invariants(stack)).toEqual(HOLDS)
   })
