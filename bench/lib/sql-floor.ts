@@ -1,12 +1,15 @@
 /**
  * The floor for the award path: the SQL work of one award as plain mysql2 queries with no HTTP, no
- * ORM and no crypto — lock the order row (FOR UPDATE), lock the user's account row, insert the
- * transfer and its two entries, update the account (balance, seq, total earned) and the order —
+ * ORM and no crypto — lock the order row (FOR UPDATE), count the points in the user's daily total
+ * for the merchant (the upsert the origin does for every award, capped or not), lock the user's
+ * account row, insert the transfer and its two entries, update the account (balance, seq, total
+ * earned) and the order —
  * at N concurrent clients on the fresh database's real tables. Like the origin, the merchant's
  * issuance account is never locked or updated, and every award touches a different user's row
  * than the awards running beside it. The rows it writes obey the ledger invariants.
  */
 import mysql from 'mysql2/promise'
+import { shanghaiDay } from '../../origin/services/award-rule.ts'
 import { type Latency, percentiles } from './load.ts'
 
 export interface FloorPlan {
@@ -108,12 +111,17 @@ async function awardOnce(c: Conn, otn: string, issuanceAccountId: number, hotRow
     if (order?.status !== 'PENDING') throw new Error(`floor order ${otn} is not PENDING`)
     const points =
       Math.floor(Number(order.amount_fen) / Number(order.rule_per_fen)) * Number(order.rule_earn_points)
+    const now = new Date()
+    await c.query(
+      `INSERT INTO daily_awards (user_id, merchant_id, day, points) VALUES (?, ?, ?, ?)
+       ON DUPLICATE KEY UPDATE points = points + VALUES(points)`,
+      [order.user_id, order.merchant_id, shanghaiDay(now), points],
+    )
     const [accts] = await c.query(
       "SELECT id, balance, last_seq FROM accounts WHERE kind = 'USER' AND owner_id = ? FOR UPDATE",
       [order.user_id],
     )
     const acct = (accts as Array<{ id: number; balance: number; last_seq: number }>)[0]!
-    const now = new Date()
     const [inserted] = await c.query(
       `INSERT INTO transfers (business_key, kind, debit_account_id, credit_account_id, points, merchant_id, ref_id, created_at)
        VALUES (?, 'EARN', ?, ?, ?, ?, ?, ?)`,
