@@ -8,9 +8,9 @@
  * balance is derived from entries), so no two transfers can wait on each other in a cycle.
  */
 import { and, eq, sql } from 'drizzle-orm'
-import { type AccountKind, accounts, ledgerEntries, type TransferKind, transfers } from '../../db/schema.ts'
+import { type AccountKind, accounts, type TransferKind } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
-import { type Db, DUPLICATE_KEY, mysqlErrno, type Tx } from '../db/client.ts'
+import { type Db, DUPLICATE_KEY, mysqlErrno, selectRows, type Tx, writeRows } from '../db/client.ts'
 
 export const MAX_TRANSFER_POINTS = 1_000_000_000
 export const EARNING_KINDS: readonly TransferKind[] = ['EARN', 'REFUND_CLAWBACK', 'MERCHANT_GRANT']
@@ -67,39 +67,31 @@ export async function ensureAccount(db: Db | Tx, ref: AccountRef, now: Date): Pr
 }
 
 async function lockUserAccount(tx: Tx, ownerId: number): Promise<LockedUserAccount> {
-  const [row] = await tx
-    .select({
-      id: accounts.id,
-      ownerId: accounts.ownerId,
-      balance: accounts.balance,
-      lastSeq: accounts.lastSeq,
-    })
-    .from(accounts)
-    .where(and(eq(accounts.kind, 'USER'), eq(accounts.ownerId, ownerId)))
-    .for('update')
+  const [row] = await selectRows<LockedUserAccount>(
+    tx,
+    sql`SELECT id, owner_id AS ownerId, balance, last_seq AS lastSeq FROM accounts
+        WHERE kind = 'USER' AND owner_id = ${ownerId} FOR UPDATE`,
+  )
   if (!row) throw new AppError('NOT_FOUND', 'user not found', { field: 'userId' })
   return row
 }
 
 async function insertTransfer(tx: Tx, req: TransferRequest, debitId: number, creditId: number) {
   try {
-    const [res] = await tx.insert(transfers).values({
-      businessKey: req.businessKey,
-      kind: req.kind,
-      debitAccountId: debitId,
-      creditAccountId: creditId,
-      points: req.points,
-      merchantId: req.merchantId ?? null,
-      refId: req.refId ?? null,
-      createdAt: req.now,
-    })
+    const res = await writeRows(
+      tx,
+      sql`INSERT INTO transfers
+            (business_key, kind, debit_account_id, credit_account_id, points, merchant_id, ref_id, created_at)
+          VALUES (${req.businessKey}, ${req.kind}, ${debitId}, ${creditId}, ${req.points},
+                  ${req.merchantId ?? null}, ${req.refId ?? null}, ${req.now})`,
+    )
     return { inserted: true as const, transferId: res.insertId }
   } catch (err) {
     if (mysqlErrno(err) !== DUPLICATE_KEY) throw err
-    const [existing] = await tx
-      .select({ id: transfers.id })
-      .from(transfers)
-      .where(eq(transfers.businessKey, req.businessKey))
+    const [existing] = await selectRows<{ id: number }>(
+      tx,
+      sql`SELECT id FROM transfers WHERE business_key = ${req.businessKey}`,
+    )
     return { inserted: false as const, transferId: existing!.id }
   }
 }
@@ -156,20 +148,27 @@ export async function transfer(tx: Tx, req: TransferRequest): Promise<TransferRe
     return { ...base, seq: acct.lastSeq + 1, balanceAfter }
   }
   const rows = [entry(req.debit, debitId, -req.points), entry(req.credit, creditId, req.points)]
-  await tx.insert(ledgerEntries).values(rows)
+  const values = rows.map(
+    (r) =>
+      sql`(${r.accountId}, ${r.transferId}, ${r.seq}, ${r.delta}, ${r.balanceAfter}, ${r.kind}, ${r.refId}, ${r.merchantId}, ${r.createdAt})`,
+  )
+  await writeRows(
+    tx,
+    sql`INSERT INTO ledger_entries
+          (account_id, transfer_id, seq, delta, balance_after, kind, ref_id, merchant_id, created_at)
+        VALUES ${sql.join(values, sql`, `)}`,
+  )
 
+  const earning = EARNING_KINDS.includes(req.kind)
   for (const row of rows) {
     if (row.seq === null) continue
-    const [res] = await tx
-      .update(accounts)
-      .set({
-        balance: row.balanceAfter!,
-        lastSeq: row.seq,
-        ...(EARNING_KINDS.includes(req.kind)
-          ? { totalEarned: sql`${accounts.totalEarned} + ${row.delta}` }
-          : {}),
-      })
-      .where(and(eq(accounts.id, row.accountId), eq(accounts.lastSeq, row.seq - 1)))
+    const res = await writeRows(
+      tx,
+      sql`UPDATE accounts
+          SET balance = ${row.balanceAfter}, last_seq = ${row.seq},
+              total_earned = total_earned + ${earning ? row.delta : 0}
+          WHERE id = ${row.accountId} AND last_seq = ${row.seq - 1}`,
+    )
     // The row is locked, so this can only fail if the lock discipline above was broken: stop loudly.
     if (res.affectedRows !== 1)
       throw new Error(`ledger invariant: account ${row.accountId} moved under its lock`)

@@ -6,10 +6,10 @@
  */
 import { randomBytes } from 'node:crypto'
 import { and, eq, isNull, lt, or, sql } from 'drizzle-orm'
-import { dailyAwards, orders, users } from '../../db/schema.ts'
+import { orders, users } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
 import type { OriginConfig } from '../config.ts'
-import { type Database, runTx, type Tx } from '../db/client.ts'
+import { type Database, runTx, selectRows, type Tx, writeRows } from '../db/client.ts'
 import type { Logger } from '../http/logger.ts'
 import type { Metrics } from '../http/metrics.ts'
 import { WechatPayError } from '../wechat/errors.ts'
@@ -29,7 +29,12 @@ export interface PaymentDeps {
   log: Logger
 }
 
-const ruleOfOrder = (o: OrderRow) => ({
+const ruleOfOrder = (
+  o: Pick<
+    OrderRow,
+    'ruleEarnPoints' | 'rulePerFen' | 'ruleMinOrderFen' | 'ruleMaxPointsPerOrder' | 'ruleDailyCapPerUser'
+  >,
+) => ({
   earnPoints: o.ruleEarnPoints,
   perFen: o.rulePerFen,
   minOrderFen: o.ruleMinOrderFen,
@@ -160,39 +165,52 @@ export async function createOrder(
 
 export type PaymentOutcome = 'paid' | 'already_paid' | 'rejected'
 
+/** What applying a payment reads of its order, under the order's row lock. */
+type PayableOrder = Pick<
+  OrderRow,
+  | 'id'
+  | 'userId'
+  | 'merchantId'
+  | 'amountFen'
+  | 'status'
+  | 'ruleEarnPoints'
+  | 'rulePerFen'
+  | 'ruleMinOrderFen'
+  | 'ruleMaxPointsPerOrder'
+  | 'ruleDailyCapPerUser'
+>
+
 /** The award for a paid order: the snapshotted rule, then what today's cap still allows. */
-async function awardFor(tx: Tx, order: OrderRow, paidAt: Date): Promise<number> {
+async function awardFor(tx: Tx, order: PayableOrder, paidAt: Date): Promise<number> {
   const rule = ruleOfOrder(order)
   const points = pointsForOrder(rule, order.amountFen)
   // Every award is counted, capped or not: a cap set later in the day still sees what was earned
   // earlier that day (API.md §3: what is left of the cap for that user at that merchant that day).
   if (points === 0) return 0
   const day = shanghaiDay(paidAt)
-  const key = and(
-    eq(dailyAwards.userId, order.userId),
-    eq(dailyAwards.merchantId, order.merchantId),
-    eq(dailyAwards.day, day),
-  )
+  const today = sql`user_id = ${order.userId} AND merchant_id = ${order.merchantId} AND day = ${day}`
   if (rule.dailyCapPerUser === null) {
-    await tx
-      .insert(dailyAwards)
-      .values({ userId: order.userId, merchantId: order.merchantId, day, points })
-      .onDuplicateKeyUpdate({ set: { points: sql`${dailyAwards.points} + ${points}` } })
+    await writeRows(
+      tx,
+      sql`INSERT INTO daily_awards (user_id, merchant_id, day, points)
+          VALUES (${order.userId}, ${order.merchantId}, ${day}, ${points})
+          ON DUPLICATE KEY UPDATE points = points + VALUES(points)`,
+    )
     return points
   }
   // Upsert-then-read under the row's X lock: concurrent awards for this user and merchant queue here.
-  await tx
-    .insert(dailyAwards)
-    .values({ userId: order.userId, merchantId: order.merchantId, day, points: 0 })
-    .onDuplicateKeyUpdate({ set: { points: sql`${dailyAwards.points}` } })
-  const [today] = await tx.select({ points: dailyAwards.points }).from(dailyAwards).where(key).for('update')
-  const award = capByDailyLimit(points, rule.dailyCapPerUser, today?.points ?? 0)
-  if (award > 0) {
-    await tx
-      .update(dailyAwards)
-      .set({ points: sql`${dailyAwards.points} + ${award}` })
-      .where(key)
-  }
+  await writeRows(
+    tx,
+    sql`INSERT INTO daily_awards (user_id, merchant_id, day, points)
+        VALUES (${order.userId}, ${order.merchantId}, ${day}, 0)
+        ON DUPLICATE KEY UPDATE points = points`,
+  )
+  const [counted] = await selectRows<{ points: number }>(
+    tx,
+    sql`SELECT points FROM daily_awards WHERE ${today} FOR UPDATE`,
+  )
+  const award = capByDailyLimit(points, rule.dailyCapPerUser, counted?.points ?? 0)
+  if (award > 0) await writeRows(tx, sql`UPDATE daily_awards SET points = points + ${award} WHERE ${today}`)
   return award
 }
 
@@ -217,7 +235,14 @@ export async function applyPayment(
   if (txn.currency !== undefined && txn.currency !== 'CNY') return mismatch('currency')
   let awarded = 0
   const outcome = await runTx(deps.db.primary, async (tx): Promise<PaymentOutcome | 'amount' | 'unknown'> => {
-    const [order] = await tx.select().from(orders).where(eq(orders.outTradeNo, txn.outTradeNo)).for('update')
+    const [order] = await selectRows<PayableOrder>(
+      tx,
+      sql`SELECT id, user_id AS userId, merchant_id AS merchantId, amount_fen AS amountFen, status,
+                 rule_earn_points AS ruleEarnPoints, rule_per_fen AS rulePerFen,
+                 rule_min_order_fen AS ruleMinOrderFen, rule_max_points_per_order AS ruleMaxPointsPerOrder,
+                 rule_daily_cap_per_user AS ruleDailyCapPerUser
+          FROM orders WHERE out_trade_no = ${txn.outTradeNo} FOR UPDATE`,
+    )
     if (!order) return 'unknown'
     if (txn.amountTotalFen !== order.amountFen) return 'amount'
     if (order.status !== 'PENDING' && order.status !== 'CLOSED') return 'already_paid'
@@ -240,16 +265,12 @@ export async function applyPayment(
       })
       if (!moved.applied) throw new Error(`order ${order.id}: awarded twice while PENDING`)
     }
-    await tx
-      .update(orders)
-      .set({
-        status: 'PAID',
-        pointsAwarded: award,
-        transactionId: txn.transactionId ?? null,
-        paidAt,
-        updatedAt: now,
-      })
-      .where(eq(orders.id, order.id))
+    await writeRows(
+      tx,
+      sql`UPDATE orders SET status = 'PAID', points_awarded = ${award},
+            transaction_id = ${txn.transactionId ?? null}, paid_at = ${paidAt}, updated_at = ${now}
+          WHERE id = ${order.id}`,
+    )
     return 'paid'
   })
   if (outcome === 'unknown') return mismatch('no such order')
