@@ -188,6 +188,25 @@ describe('operations endpoints', () => {
     expect(bare.headers.get('x-request-id')).toMatch(/.+/)
   })
 
+  it('puts X-Request-Id on every kind of answer: JSON, thrown errors, text, HTML and WeChat replies', async () => {
+    const answers: Array<[string, RequestInit | undefined, number]> = [
+      ['/health', undefined, 200],
+      ['/metrics', undefined, 200],
+      ['/docs', undefined, 200],
+      ['/api/points/balance', undefined, 401],
+      ['/api/payment/callback', { method: 'POST', body: '{}' }, 401],
+    ]
+    for (const [path, init, status] of answers) {
+      const res = await fetch(`${stack.origin.url}${path}`, {
+        ...init,
+        headers: { 'x-request-id': `rid-${status}` },
+      })
+      expect([path, res.status]).toEqual([path, status])
+      expect([path, res.headers.get('x-request-id')]).toEqual([path, `rid-${status}`])
+      await res.arrayBuffer()
+    }
+  })
+
   it('serves the OpenAPI document generated from the zod schemas, and a docs page', async () => {
     const res = await fetch(`${stack.origin.url}/openapi.json`)
     expect(res.status).toBe(200)

@@ -14,8 +14,10 @@ export function requestContext(log: Logger, metrics: Metrics) {
     const given = c.req.header('x-request-id')
     const requestId = given && REQUEST_ID.test(given) ? given : randomUUID()
     c.set('requestId', requestId)
-    await next()
+    // Set before the handler runs, so it is built into the response: setting a header on a finished
+    // response makes @hono/node-server rebuild it as a WHATWG Response with a ReadableStream body.
     c.header('X-Request-Id', requestId)
+    await next()
     const route = routePath(c)
     const seconds = (performance.now() - started) / 1000
     const status = String(c.res.status)
