@@ -34,6 +34,7 @@ import {
   pidsByComm,
   ROOT,
   startChild,
+  sumMemory,
   waitForHttp,
 } from './lib/procs.ts'
 import { type MeasureRow, measurementsTable, ratio, type Target, targetsTable } from './lib/report.ts'
@@ -61,6 +62,7 @@ const settings = {
   profileDir: process.env.BENCH_PROFILE_DIR || undefined,
   heapSnapshotDir: process.env.BENCH_HEAP_SNAPSHOT_DIR || undefined,
   originNodeArgs: (process.env.BENCH_ORIGIN_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  originWorkers: Math.round(num('BENCH_ORIGIN_WORKERS', 1)),
 }
 
 const AWARD_CONNS = 16
@@ -115,6 +117,7 @@ async function main() {
       profileDir: settings.profileDir,
       heapSnapshotDir: settings.heapSnapshotDir,
       originNodeArgs: settings.originNodeArgs,
+      originWorkers: settings.originWorkers,
     },
     log,
   )
@@ -125,9 +128,12 @@ async function main() {
   const sql = await mysql.createConnection({ uri: s.databaseUrl, timezone: 'Z' })
 
   const workerdPids = descendants(s.edges.workerd.child.pid)
+  // In cluster mode the origin is the primary and its workers: CPU and memory are their sums.
+  const originPids = descendants(s.origin.child.pid)
+  const originMemoryNow = () => sumMemory(originPids)
   const meter = new CpuMeter(() => ({
     'bench (load gen)': [process.pid],
-    origin: [s.origin.child.pid],
+    origin: originPids,
     mariadb: pidsByComm(['mariadbd', 'mysqld']),
     redis: pidsByComm(['redis-server']),
     bridge: [s.bridge.child.pid],
@@ -138,7 +144,7 @@ async function main() {
   const cpu: Record<string, ReturnType<typeof CpuMeter.diff>> = {}
   const dbActivity: Record<string, DbActivity> = {}
   const originRss: Record<string, number> = {
-    'after start-up': memoryOf(s.origin.child.pid)?.rssMiB ?? Number.NaN,
+    'after start-up': originMemoryNow().rssMiB,
   }
   const measured = async <T extends { durationS: number }>(
     name: string,
@@ -149,7 +155,7 @@ async function main() {
     const before = meter.snapshot()
     const result = await run()
     cpu[name] = CpuMeter.diff(before, meter.snapshot(), result.durationS)
-    originRss[name] = memoryOf(s.origin.child.pid)?.rssMiB ?? Number.NaN
+    originRss[name] = originMemoryNow().rssMiB
     if (watcher) dbActivity[name] = await watcher.stop()
     return result
   }
@@ -407,7 +413,7 @@ async function main() {
   const invariants = await checkLedgerInvariants(db.primary)
   const invariantsHold = Object.values(invariants).every((v) => v === 0)
   log(`ledger invariants: ${JSON.stringify(invariants)} → ${invariantsHold ? 'hold' : 'BROKEN'}`)
-  const originMemory = memoryOf(s.origin.child.pid) ?? { rssMiB: Number.NaN, peakMiB: Number.NaN }
+  const originMemory = originMemoryNow()
   const denoMemory = memoryOf(s.edges.deno.child.pid)
   const heap = await originHeap(s.origin.url)
   log(
@@ -416,7 +422,9 @@ async function main() {
   log(`origin RSS after each phase (MiB): ${JSON.stringify(originRss)}`)
   await sql.end()
   await db.close()
-  if (settings.heapSnapshotDir) await heapSnapshot(s.origin.child.pid, settings.heapSnapshotDir)
+  // In cluster mode the first worker, not the primary, holds a request-serving heap.
+  if (settings.heapSnapshotDir)
+    await heapSnapshot(originPids[1] ?? s.origin.child.pid, settings.heapSnapshotDir)
 
   // ---- verdicts ----
   const deno = edge.deno as { health: LoadResult; cached: LoadResult; balance: LoadResult }
@@ -511,7 +519,10 @@ async function main() {
       judged: true,
     },
     {
-      name: 'origin RSS after the run',
+      name:
+        settings.originWorkers > 1
+          ? `origin RSS after the run (sum of ${originPids.length} processes)`
+          : 'origin RSS after the run',
       value: originMemory.rssMiB,
       unit: 'MiB',
       floor: { name: 'bare Hono+tsx', value: startupFloor.rssMiB },

@@ -201,3 +201,12 @@ export function memoryOf(pid: number): { rssMiB: number; peakMiB: number } | und
     return undefined
   }
 }
+
+/** VmRSS and VmHWM summed over processes (a cluster's primary and workers); NaN if none is left. */
+export function sumMemory(pids: number[]): { rssMiB: number; peakMiB: number } {
+  const each = pids.map(memoryOf).filter((m) => m !== undefined)
+  if (each.length === 0) return { rssMiB: Number.NaN, peakMiB: Number.NaN }
+  const sum = (f: (m: { rssMiB: number; peakMiB: number }) => number) =>
+    Math.round(each.reduce((a, m) => a + f(m), 0) * 10) / 10
+  return { rssMiB: sum((m) => m.rssMiB), peakMiB: sum((m) => m.peakMiB) }
+}

@@ -25,6 +25,8 @@ export interface BenchSettings {
   heapSnapshotDir?: string
   /** Extra node flags for the origin (tuning experiments, e.g. --max-old-space-size=128). */
   originNodeArgs?: string[]
+  /** Origin processes: 1 runs dist/origin.mjs itself; more run it in cluster mode, as PM2 does. */
+  originWorkers: number
 }
 
 export interface BenchStack {
@@ -121,9 +123,10 @@ export async function startBenchStack(s: BenchSettings, log: (line: string) => v
         ...(s.heapSnapshotDir
           ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${s.heapSnapshotDir}`]
           : []),
-        'dist/origin.mjs',
+        ...(s.originNodeArgs ?? []),
+        s.originWorkers > 1 ? 'bench/children/origin-cluster.mjs' : 'dist/origin.mjs',
       ],
-      originEnv,
+      { ...originEnv, ORIGIN_WORKERS: String(s.originWorkers) },
     )
     children.push(originChild)
     const exitedEarly = new Promise<never>((_, reject) =>
@@ -135,6 +138,11 @@ export async function startBenchStack(s: BenchSettings, log: (line: string) => v
     await Promise.race([waitForHttp(`${originUrl}/ready`, 60_000, 10), exitedEarly])
     const readyMs = Math.round(performance.now() - t0)
     log(`origin: ready in ${readyMs} ms (pid ${originChild.pid})`)
+    if (s.originWorkers > 1) {
+      // /ready answered from the first worker; the load must find every worker up.
+      await originChild.waitForLine(/workers listening/)
+      log(`origin: cluster of ${s.originWorkers} workers listening`)
+    }
 
     const bridgePort = await freePort()
     const bridgeToken = randomBytes(16).toString('hex')
