@@ -5,7 +5,7 @@
  * PASS/FAIL lines are information. See docs/BENCHMARKS.md.
  *
  * Settings (environment): BENCH_SECONDS (10) per timed phase, BENCH_HISTORY_SECONDS (4) per history
- * size, BENCH_USERS (256) shoppers, BENCH_AWARD_ORDERS (2000) minimum orders paid by callback,
+ * size, BENCH_USERS (256) shoppers, BENCH_AWARD_ORDERS (4000) minimum orders paid by callback,
  * BENCH_POOL_SIZE (32) origin DATABASE_POOL_SIZE, BENCH_LOG_LEVEL (warn) origin LOG_LEVEL,
  * BENCH_REDIS_URL (redis://127.0.0.1:6379/4), TEST_MYSQL_URL (mysql://root@127.0.0.1:3306),
  * BENCH_PROFILE_DIR (unset: when set, the origin and the bridge write .cpuprofile files there),
@@ -54,7 +54,7 @@ const settings = {
   seconds: num('BENCH_SECONDS', 10),
   historySeconds: num('BENCH_HISTORY_SECONDS', 4),
   users: Math.round(num('BENCH_USERS', 256)),
-  awardOrders: Math.round(num('BENCH_AWARD_ORDERS', 2000)),
+  awardOrders: Math.round(num('BENCH_AWARD_ORDERS', 4000)),
   poolSize: Math.round(num('BENCH_POOL_SIZE', 32)),
   logLevel: process.env.BENCH_LOG_LEVEL || 'warn',
   redisUrl: process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379/4',
