@@ -114,8 +114,8 @@ async function awardOnce(c: Conn, otn: string, issuanceAccountId: number, hotRow
     const now = new Date()
     await c.query(
       `INSERT INTO daily_awards (user_id, merchant_id, day, points) VALUES (?, ?, ?, ?)
-       ON DUPLICATE KEY UPDATE points = points + VALUES(points)`,
-      [order.user_id, order.merchant_id, shanghaiDay(now), points],
+       ON DUPLICATE KEY UPDATE points = points + ?`,
+      [order.user_id, order.merchant_id, shanghaiDay(now), points, points],
     )
     const [accts] = await c.query(
       "SELECT id, balance, last_seq FROM accounts WHERE kind = 'USER' AND owner_id = ? FOR UPDATE",

@@ -194,7 +194,7 @@ async function awardFor(tx: Tx, order: PayableOrder, paidAt: Date): Promise<numb
       tx,
       sql`INSERT INTO daily_awards (user_id, merchant_id, day, points)
           VALUES (${order.userId}, ${order.merchantId}, ${day}, ${points})
-          ON DUPLICATE KEY UPDATE points = points + VALUES(points)`,
+          ON DUPLICATE KEY UPDATE points = points + ${points}`,
     )
     return points
   }
