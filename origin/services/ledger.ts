@@ -67,13 +67,19 @@ export async function ensureAccount(db: Db | Tx, ref: AccountRef, now: Date): Pr
 }
 
 async function lockUserAccount(tx: Tx, ownerId: number): Promise<LockedUserAccount> {
-  const [row] = await selectRows<LockedUserAccount>(
+  const [row] = await selectRows<Record<keyof LockedUserAccount, number | string>>(
     tx,
     sql`SELECT id, owner_id AS ownerId, balance, last_seq AS lastSeq FROM accounts
         WHERE kind = 'USER' AND owner_id = ${ownerId} FOR UPDATE`,
   )
   if (!row) throw new AppError('NOT_FOUND', 'user not found', { field: 'userId' })
-  return row
+  // Numbers whatever the driver's big-number settings: a string here would turn `+` into concatenation.
+  return {
+    id: Number(row.id),
+    ownerId: Number(row.ownerId),
+    balance: Number(row.balance),
+    lastSeq: Number(row.lastSeq),
+  }
 }
 
 async function insertTransfer(tx: Tx, req: TransferRequest, debitId: number, creditId: number) {
@@ -92,7 +98,7 @@ async function insertTransfer(tx: Tx, req: TransferRequest, debitId: number, cre
       tx,
       sql`SELECT id FROM transfers WHERE business_key = ${req.businessKey}`,
     )
-    return { inserted: false as const, transferId: existing!.id }
+    return { inserted: false as const, transferId: Number(existing!.id) }
   }
 }
 

@@ -180,6 +180,29 @@ type PayableOrder = Pick<
   | 'ruleDailyCapPerUser'
 >
 
+type Numeric = number | string
+
+/** Numbers whatever the driver's big-number settings, as drizzle's column mapping would give them. */
+function payableOrder(
+  row: Record<Exclude<keyof PayableOrder, 'status'>, Numeric | null> & {
+    status: PayableOrder['status']
+  },
+): PayableOrder {
+  const orNull = (v: Numeric | null) => (v === null ? null : Number(v))
+  return {
+    id: Number(row.id),
+    userId: Number(row.userId),
+    merchantId: Number(row.merchantId),
+    amountFen: Number(row.amountFen),
+    status: row.status,
+    ruleEarnPoints: Number(row.ruleEarnPoints),
+    rulePerFen: Number(row.rulePerFen),
+    ruleMinOrderFen: Number(row.ruleMinOrderFen),
+    ruleMaxPointsPerOrder: orNull(row.ruleMaxPointsPerOrder),
+    ruleDailyCapPerUser: orNull(row.ruleDailyCapPerUser),
+  }
+}
+
 /** The award for a paid order: the snapshotted rule, then what today's cap still allows. */
 async function awardFor(tx: Tx, order: PayableOrder, paidAt: Date): Promise<number> {
   const rule = ruleOfOrder(order)
@@ -205,11 +228,11 @@ async function awardFor(tx: Tx, order: PayableOrder, paidAt: Date): Promise<numb
         VALUES (${order.userId}, ${order.merchantId}, ${day}, 0)
         ON DUPLICATE KEY UPDATE points = points`,
   )
-  const [counted] = await selectRows<{ points: number }>(
+  const [counted] = await selectRows<{ points: Numeric }>(
     tx,
     sql`SELECT points FROM daily_awards WHERE ${today} FOR UPDATE`,
   )
-  const award = capByDailyLimit(points, rule.dailyCapPerUser, counted?.points ?? 0)
+  const award = capByDailyLimit(points, rule.dailyCapPerUser, Number(counted?.points ?? 0))
   if (award > 0) await writeRows(tx, sql`UPDATE daily_awards SET points = points + ${award} WHERE ${today}`)
   return award
 }
@@ -235,7 +258,7 @@ export async function applyPayment(
   if (txn.currency !== undefined && txn.currency !== 'CNY') return mismatch('currency')
   let awarded = 0
   const outcome = await runTx(deps.db.primary, async (tx): Promise<PaymentOutcome | 'amount' | 'unknown'> => {
-    const [order] = await selectRows<PayableOrder>(
+    const [row] = await selectRows<Parameters<typeof payableOrder>[0]>(
       tx,
       sql`SELECT id, user_id AS userId, merchant_id AS merchantId, amount_fen AS amountFen, status,
                  rule_earn_points AS ruleEarnPoints, rule_per_fen AS rulePerFen,
@@ -243,7 +266,8 @@ export async function applyPayment(
                  rule_daily_cap_per_user AS ruleDailyCapPerUser
           FROM orders WHERE out_trade_no = ${txn.outTradeNo} FOR UPDATE`,
     )
-    if (!order) return 'unknown'
+    if (!row) return 'unknown'
+    const order = payableOrder(row)
     if (txn.amountTotalFen !== order.amountFen) return 'amount'
     if (order.status !== 'PENDING' && order.status !== 'CLOSED') return 'already_paid'
     const paidAt =

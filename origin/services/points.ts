@@ -11,7 +11,7 @@ import { pageOf } from './merchants.ts'
  * selectRows): it is the most frequent read, and the builder cost more than the query.
  */
 export async function balanceOf(db: Db, userId: number) {
-  const [acct] = await selectRows<{ balance: number; totalEarned: number; heldInGifts: string | number }>(
+  const [acct] = await selectRows<Record<'balance' | 'totalEarned' | 'heldInGifts', number | string>>(
     db,
     sql`SELECT balance, total_earned AS totalEarned,
                (SELECT COALESCE(SUM(points), 0) FROM gifts
@@ -19,10 +19,10 @@ export async function balanceOf(db: Db, userId: number) {
         FROM accounts WHERE kind = 'USER' AND owner_id = ${userId}`,
   )
   return {
-    balance: acct?.balance ?? 0,
+    balance: Number(acct?.balance ?? 0),
     heldInGifts: Number(acct?.heldInGifts ?? 0),
     /** Points earned from purchases and merchant grants, net of refund claw-backs. */
-    totalEarned: acct?.totalEarned ?? 0,
+    totalEarned: Number(acct?.totalEarned ?? 0),
   }
 }
 
