@@ -11,7 +11,8 @@
  * BENCH_PROFILE_DIR (unset: when set, the origin and the bridge write .cpuprofile files there),
  * BENCH_HEAP_SNAPSHOT_DIR (unset: when set, the origin writes a heap snapshot there after the run;
  * summarise either with bench/profile-summary.ts or bench/heap-summary.ts), BENCH_ORIGIN_NODE_ARGS
- * (extra node flags for the origin, space separated, e.g. --max-old-space-size=128).
+ * (extra node flags for the origin, space separated, e.g. --max-semi-space-size=8),
+ * BENCH_ORIGIN_WORKERS (1: above 1 the origin runs in cluster mode, as PM2 runs it).
  */
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
