@@ -32,8 +32,10 @@ module.exports = {
       interpreter: 'node',
       node_args: nodeArgs,
       exec_mode: 'cluster',
-      // One worker per core. Each holds its own MySQL pool (DATABASE_POOL_SIZE, 16): size the
-      // server's max_connections for cores × pool × hosts.
+      // One worker per core, on a host whose cores are the origin's: where MySQL shares the host,
+      // use the cores left over (docs/OPERATIONS.md, measured slower with 2 workers on 2 cores).
+      // Each holds its own MySQL pool (DATABASE_POOL_SIZE, 16): size the server's
+      // max_connections for cores × pool × hosts.
       instances: 'max',
       env: {
         NODE_ENV: 'production',
