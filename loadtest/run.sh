@@ -50,7 +50,9 @@ Install k6 (https://grafana.com/docs/k6/latest/set-up/install-k6/), any version 
         -e BASE_URL=$BASE_URL -e SANDBOX_URL=$SANDBOX_URL /loadtest/pay.js
 
 Then run: npm run loadtest [-- scan|pay|gifts]
-Here, without k6: 'npm run bench' runs the Node-based benchmark against the same stack, and
+Here, without k6: 'npm run bench' runs the Node-based benchmark against the same stack,
+'node loadtest/node-shim/run.mjs loadtest/pay.js' runs a script's setup, requests and checks for a
+few iterations under Node (THINK_S=0 recommended; it measures nothing), and
 'node loadtest/check-syntax.mjs' checks that the k6 scripts parse and import only k6 modules.
 EOF
   exit 0
