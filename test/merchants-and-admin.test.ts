@@ -243,12 +243,16 @@ describe('merchant console', () => {
     const records = await api.get('/api/points/records', { token: u.token })
     expect(records.body.items).toEqual([
       expect.objectContaining({
+        id: expect.stringMatching(/^[1-9][0-9]*$/),
         kind: 'MERCHANT_GRANT',
         delta: 40,
         balanceAfter: 40,
         merchantId: m.merchantId,
+        createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       }),
     ])
+    // Written a moment ago, in UTC: a time-zone slip would be hours off.
+    expect(Math.abs(Date.parse(records.body.items[0].createdAt) - Date.now())).toBeLessThan(60_000)
     const nobody = await api.post(
       '/api/merchant/grants',
       { ...body, userId: '987654321' },

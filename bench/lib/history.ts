@@ -4,7 +4,9 @@
  * entries without seq) to the user, whose entries chain seq 1..n with balance_after = seq, and
  * whose account row ends at balance = last_seq = total_earned = n.
  */
+import { MySqlDialect } from 'drizzle-orm/mysql-core'
 import mysql from 'mysql2/promise'
+import { recordsPageQuery } from '../../origin/services/points.ts'
 
 const BATCH = 5000
 
@@ -68,21 +70,21 @@ export async function writeHistory(
   }
 }
 
-/** How MariaDB/MySQL plans the records page the origin runs (services/points.ts recordsOf). */
+/**
+ * How MariaDB/MySQL plans the records page: the very statement the origin runs
+ * (services/points.ts recordsPageQuery), first page of 20. Returns the ledger_entries step.
+ */
 export async function explainRecordsPage(
   databaseUrl: string,
   userId: number,
 ): Promise<Record<string, unknown>> {
   const conn = await mysql.createConnection({ uri: databaseUrl, timezone: 'Z' })
   try {
-    const [acct] = await conn.query("SELECT id FROM accounts WHERE kind = 'USER' AND owner_id = ?", [userId])
-    const accountId = (acct as Array<{ id: number }>)[0]!.id
-    const [plan] = await conn.query(
-      'EXPLAIN SELECT * FROM ledger_entries WHERE account_id = ? ORDER BY id DESC LIMIT 21',
-      [accountId],
-    )
-    const row = (plan as Array<Record<string, unknown>>)[0] ?? {}
-    return { key: row.key, type: row.type, rows: row.rows, extra: row.Extra }
+    const page = new MySqlDialect().sqlToQuery(recordsPageQuery(userId, undefined, 21))
+    const [plan] = await conn.query(`EXPLAIN ${page.sql}`, page.params)
+    const rows = plan as Array<Record<string, unknown>>
+    const row = rows.find((r) => r.table === 'e') ?? {}
+    return { key: row.key, type: row.type, rows: row.rows, extra: row.Extra, steps: rows.length }
   } finally {
     await conn.end()
   }
