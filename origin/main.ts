@@ -2,6 +2,7 @@
  * The production origin: serve the app, run the jobs, and on SIGTERM/SIGINT stop accepting, let
  * in-flight requests and job runs finish, close the pools and exit — within 10 s.
  */
+import { setFlagsFromString } from 'node:v8'
 import { serve } from '@hono/node-server'
 import { createOriginApp } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
@@ -9,6 +10,12 @@ import { createDeps, originJobs } from './deps.ts'
 import { startJobs } from './jobs/runner.ts'
 
 const SHUTDOWN_DEADLINE_MS = 10_000
+
+// After a full GC the heap may grow by half its live size, not by V8's default of up to 4×: under
+// load the origin's RSS then stays near 160 MiB instead of swinging between 150 and 265 MiB, with
+// no measurable cost in CPU (docs/BENCHMARKS.md). It only makes V8 collect sooner; the heap's upper
+// limit is unchanged, so it adds no out-of-memory risk. V8 reads the flag at every heap resize.
+setFlagsFromString('--heap-growing-percent=50')
 
 const REDIS_STARTUP_WAIT_MS = 5000
 
