@@ -62,13 +62,16 @@ export function createDatabase(opts: { url: string; readUrl?: string; poolSize: 
   }
 }
 
+/** A number as a hand-written SELECT returns it: mysql2 gives BIGINT as text past 2^53. */
+export type Numeric = number | string
+
 /**
- * Hand-written statements, for the ledger and the award: drizzle's query builder takes 20–90 µs
- * of CPU to build each of their statements (1 µs for an `sql` template), which was a fifth of an
- * award's CPU (docs/BENCHMARKS.md). Rows carry the names the SELECT gives them and mysql2's own
- * types, not drizzle's column mapping: DATETIME as text, BIGINT as a number or, past 2^53 or with
- * other pool settings, a string. So such SELECTs alias their columns, read no times, and their
- * callers pass every number through Number() before doing arithmetic with it.
+ * Hand-written statements, for the ledger, the award and the most frequent reads: drizzle's query
+ * builder takes 20–90 µs of CPU to build each of their statements (1 µs for an `sql` template),
+ * which was a fifth of an award's CPU (docs/BENCHMARKS.md). Rows carry the names the SELECT gives
+ * them and mysql2's own types, not drizzle's column mapping: DATETIME as UTC text, BIGINT as a
+ * number or, past 2^53 or with other pool settings, a string. So such SELECTs alias their columns
+ * and their callers convert every value (Number(), ISO times) before using it.
  */
 export async function selectRows<Row>(db: Db | Tx, query: SQL): Promise<Row[]> {
   const [rows] = await db.execute(query)

@@ -10,7 +10,15 @@
 import { and, eq, sql } from 'drizzle-orm'
 import { type AccountKind, accounts, type TransferKind } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
-import { type Db, DUPLICATE_KEY, mysqlErrno, selectRows, type Tx, writeRows } from '../db/client.ts'
+import {
+  type Db,
+  DUPLICATE_KEY,
+  mysqlErrno,
+  type Numeric,
+  selectRows,
+  type Tx,
+  writeRows,
+} from '../db/client.ts'
 
 export const MAX_TRANSFER_POINTS = 1_000_000_000
 export const EARNING_KINDS: readonly TransferKind[] = ['EARN', 'REFUND_CLAWBACK', 'MERCHANT_GRANT']
@@ -67,7 +75,7 @@ export async function ensureAccount(db: Db | Tx, ref: AccountRef, now: Date): Pr
 }
 
 async function lockUserAccount(tx: Tx, ownerId: number): Promise<LockedUserAccount> {
-  const [row] = await selectRows<Record<keyof LockedUserAccount, number | string>>(
+  const [row] = await selectRows<Record<keyof LockedUserAccount, Numeric>>(
     tx,
     sql`SELECT id, owner_id AS ownerId, balance, last_seq AS lastSeq FROM accounts
         WHERE kind = 'USER' AND owner_id = ${ownerId} FOR UPDATE`,

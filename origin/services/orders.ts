@@ -9,7 +9,7 @@ import { and, eq, isNull, lt, or, sql } from 'drizzle-orm'
 import { orders, users } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
 import type { OriginConfig } from '../config.ts'
-import { type Database, runTx, selectRows, type Tx, writeRows } from '../db/client.ts'
+import { type Database, type Numeric, runTx, selectRows, type Tx, writeRows } from '../db/client.ts'
 import type { Logger } from '../http/logger.ts'
 import type { Metrics } from '../http/metrics.ts'
 import { WechatPayError } from '../wechat/errors.ts'
@@ -179,8 +179,6 @@ type PayableOrder = Pick<
   | 'ruleMaxPointsPerOrder'
   | 'ruleDailyCapPerUser'
 >
-
-type Numeric = number | string
 
 /** Numbers whatever the driver's big-number settings, as drizzle's column mapping would give them. */
 function payableOrder(

@@ -2,7 +2,7 @@
  * must see their own write. */
 import { type SQL, sql } from 'drizzle-orm'
 import type { ListQuery, RECORD_KINDS } from '../../shared/schemas.ts'
-import { type Db, selectRows } from '../db/client.ts'
+import { type Db, type Numeric, selectRows } from '../db/client.ts'
 import { pageOf } from './merchants.ts'
 
 /**
@@ -10,7 +10,7 @@ import { pageOf } from './merchants.ts'
  * selectRows): it is the most frequent read, and the builder cost more than the query.
  */
 export async function balanceOf(db: Db, userId: number) {
-  const [acct] = await selectRows<Record<'balance' | 'totalEarned' | 'heldInGifts', number | string>>(
+  const [acct] = await selectRows<Record<'balance' | 'totalEarned' | 'heldInGifts', Numeric>>(
     db,
     sql`SELECT balance, total_earned AS totalEarned,
                (SELECT COALESCE(SUM(points), 0) FROM gifts
@@ -24,8 +24,6 @@ export async function balanceOf(db: Db, userId: number) {
     totalEarned: Number(acct?.totalEarned ?? 0),
   }
 }
-
-type Numeric = number | string
 
 /** A page row as the hand-written query returns it (see selectRows: numbers may be text, times are). */
 interface RecordRow {
