@@ -3,50 +3,21 @@
  * Redis: what the mini-program sees end to end.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startBridge } from '../../ops/upstash-bridge.ts'
 import { control } from '../../sandbox/testing.ts'
-import {
-  ADMIN_OPENID,
-  HOLDS,
-  invariants,
-  REDIS_URL,
-  type Stack,
-  startStack,
-} from '../../test/harness/stack.ts'
-import {
-  type EdgeHandle,
-  edgeEnv,
-  JWT_SECRET,
-  type Runtime,
-  SIGNING_KEY_ID,
-  SIGNING_SECRET,
-  startEdge,
-} from './support/harness.ts'
+import { ADMIN_OPENID, HOLDS, invariants, type Stack } from '../../test/harness/stack.ts'
+import { type EdgeHandle, edgeEnv, type Runtime, startEdge } from './support/harness.ts'
+import { type RealStack, startRealStack } from './support/real-stack.ts'
 
+let real: RealStack
 let stack: Stack
-let bridge: Awaited<ReturnType<typeof startBridge>>
-const BRIDGE_TOKEN = 'e2e-bridge-token'
-
-// Its own bridge on a Redis database of its own: the rate-limit counters of these edges (all
-// Deno callers are 127.0.0.1) must not eat into the limits the contract tests count exactly.
-const e2eEdgeEnv = (overrides: Record<string, string> = {}) =>
-  edgeEnv(stack.origin.url, {
-    UPSTASH_REDIS_REST_URL: bridge.url,
-    UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
-    RATE_LIMIT_LOGIN_MAX: '100000',
-    RATE_LIMIT_WRITE_MAX: '100000',
-    RATE_LIMIT_IP_MAX: '100000',
-    ...overrides,
-  })
 
 beforeAll(async () => {
-  stack = await startStack({ env: { JWT_SECRET, EDGE_SIGNING_KEYS: `${SIGNING_KEY_ID}:${SIGNING_SECRET}` } })
-  bridge = await startBridge({ port: 0, token: BRIDGE_TOKEN, redisUrl: `${REDIS_URL}/3` })
+  real = await startRealStack(3)
+  stack = real.stack
 })
 afterAll(async () => {
-  expect(await invariants(stack)).toEqual(HOLDS)
-  await bridge?.close()
-  await stack?.close()
+  if (stack) expect(await invariants(stack)).toEqual(HOLDS)
+  await real?.close()
 })
 
 function client(edge: EdgeHandle) {
@@ -74,7 +45,7 @@ describe.each<Runtime>(['workerd', 'deno'])('edge on %s → origin', (runtime) =
   }
 
   beforeAll(async () => {
-    edge = await startEdge(runtime, e2eEdgeEnv())
+    edge = await startEdge(runtime, real.edgeEnv())
     call = client(edge)
   })
   afterAll(async () => {

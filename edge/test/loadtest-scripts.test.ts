@@ -5,50 +5,21 @@
  */
 import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startBridge } from '../../ops/upstash-bridge.ts'
-import {
-  ADMIN_OPENID,
-  HOLDS,
-  invariants,
-  REDIS_URL,
-  type Stack,
-  startStack,
-} from '../../test/harness/stack.ts'
-import {
-  type EdgeHandle,
-  edgeEnv,
-  JWT_SECRET,
-  SIGNING_KEY_ID,
-  SIGNING_SECRET,
-  startEdge,
-} from './support/harness.ts'
+import { ADMIN_OPENID, HOLDS, invariants } from '../../test/harness/stack.ts'
+import { type EdgeHandle, startEdge } from './support/harness.ts'
+import { type RealStack, startRealStack } from './support/real-stack.ts'
 
-const BRIDGE_TOKEN = 'loadtest-bridge-token'
-let stack: Stack
-let bridge: Awaited<ReturnType<typeof startBridge>>
+let real: RealStack
 let edge: EdgeHandle
 
 beforeAll(async () => {
-  stack = await startStack({ env: { JWT_SECRET, EDGE_SIGNING_KEYS: `${SIGNING_KEY_ID}:${SIGNING_SECRET}` } })
-  // Its own Redis database: a load script's requests must not count against other files' limits.
-  bridge = await startBridge({ port: 0, token: BRIDGE_TOKEN, redisUrl: `${REDIS_URL}/5` })
-  edge = await startEdge(
-    'deno',
-    edgeEnv(stack.origin.url, {
-      UPSTASH_REDIS_REST_URL: bridge.url,
-      UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
-      // The raised limits loadtest/README.md asks for.
-      RATE_LIMIT_IP_MAX: '100000',
-      RATE_LIMIT_LOGIN_MAX: '100000',
-      RATE_LIMIT_WRITE_MAX: '100000',
-    }),
-  )
+  real = await startRealStack(5)
+  edge = await startEdge('deno', real.edgeEnv())
 })
 afterAll(async () => {
   await edge?.close()
-  await bridge?.close()
-  if (stack) expect(await invariants(stack)).toEqual(HOLDS)
-  await stack?.close()
+  if (real) expect(await invariants(real.stack)).toEqual(HOLDS)
+  await real?.close()
 })
 
 function runScript(script: string): Promise<{ code: number | null; output: string }> {
@@ -60,7 +31,7 @@ function runScript(script: string): Promise<{ code: number | null; output: strin
         env: {
           ...process.env,
           BASE_URL: edge.url,
-          SANDBOX_URL: stack.sandbox.url,
+          SANDBOX_URL: real.stack.sandbox.url,
           ADMIN_OPENID,
           THINK_S: '0',
           VUS: '2',
