@@ -23,21 +23,12 @@ import { createDatabase } from '../origin/db/client.ts'
 import { checkLedgerInvariants } from '../origin/services/ledger.ts'
 import { buildNotification } from '../sandbox/notifications.ts'
 import { notificationKeys } from '../sandbox/testing.ts'
+import { freePort, waitForHttp } from '../test/harness/ports.ts'
 import { idemKey, mapConcurrent, originApi, type Signer, signedSpec } from './lib/api.ts'
 import { type DbActivity, watchDb } from './lib/db-activity.ts'
 import { explainRecordsPage, writeHistory } from './lib/history.ts'
 import { autocannonRun, closedLoop, type LoadResult } from './lib/load.ts'
-import {
-  CpuMeter,
-  descendants,
-  freePort,
-  memoryOf,
-  pidsByComm,
-  ROOT,
-  startChild,
-  sumMemory,
-  waitForHttp,
-} from './lib/procs.ts'
+import { CpuMeter, descendants, memoryOf, pidsByComm, ROOT, startChild, sumMemory } from './lib/procs.ts'
 import { type MeasureRow, measurementsTable, ratio, type Target, targetsTable } from './lib/report.ts'
 import { checkAgainstShared } from './lib/signing.ts'
 import { closeLeftoverFloorOrders, type FloorPlan, prepareFloor, runFloor } from './lib/sql-floor.ts'

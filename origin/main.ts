@@ -14,7 +14,8 @@ const SHUTDOWN_DEADLINE_MS = 10_000
 // After a full GC the heap may grow by half its live size, not by V8's default of up to 4×: under
 // load the origin's RSS then stays near 160 MiB instead of swinging between 150 and 265 MiB, with
 // no measurable cost in CPU (docs/BENCHMARKS.md). It only makes V8 collect sooner; the heap's upper
-// limit is unchanged, so it adds no out-of-memory risk. V8 reads the flag at every heap resize.
+// limit is unchanged, so it adds no out-of-memory risk. Set here, after start-up, it still takes
+// effect (measured: 167 MiB, against 157 with the flag on node's command line and 178–259 without).
 setFlagsFromString('--heap-growing-percent=50')
 
 const REDIS_STARTUP_WAIT_MS = 5000

@@ -1,23 +1,10 @@
 /** Child processes the bench starts, and what /proc says about them (CPU time, RSS). */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const CLOCK_TICKS_PER_S = 100
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      const port = typeof addr === 'object' && addr ? addr.port : 0
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 export interface Child {
   name: string
@@ -94,21 +81,6 @@ export function startChild(
     },
   }
   return child
-}
-
-export async function waitForHttp(url: string, timeoutMs = 60_000, intervalMs = 20): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    try {
-      const res = await fetch(url)
-      await res.arrayBuffer()
-      if (res.ok) return
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, intervalMs))
-  }
 }
 
 function statOf(pid: number): { ppid: number; cpuS: number; comm: string } | undefined {

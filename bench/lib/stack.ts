@@ -12,7 +12,8 @@ import mysql from 'mysql2/promise'
 import { migrateDatabase } from '../../db/migrate.ts'
 import type { SandboxConfig, StartedSandbox } from '../../sandbox/server.ts'
 import { sandboxEnv } from '../../sandbox/server.ts'
-import { type Child, freePort, ROOT, startChild, waitForHttp } from './procs.ts'
+import { freePort, waitForHttp } from '../../test/harness/ports.ts'
+import { type Child, ROOT, startChild } from './procs.ts'
 
 export interface BenchSettings {
   mysqlServer: string
@@ -191,7 +192,7 @@ export async function startBenchStack(s: BenchSettings, log: (line: string) => v
     children.push(denoChild)
     await denoChild.waitForLine(/listening/)
     const denoUrl = `http://127.0.0.1:${denoPort}`
-    await waitForHttp(`${denoUrl}/health`)
+    await waitForHttp(`${denoUrl}/health`, 60_000)
 
     log('edge (workerd): starting through unstable_startWorker')
     const workerdChild = startChild(
@@ -203,7 +204,7 @@ export async function startBenchStack(s: BenchSettings, log: (line: string) => v
     )
     children.push(workerdChild)
     const workerdUrl = (await workerdChild.waitForLine(/^WORKERD /, 90_000)).slice('WORKERD '.length).trim()
-    await waitForHttp(`${workerdUrl}/health`)
+    await waitForHttp(`${workerdUrl}/health`, 60_000)
     log(`edges: deno ${denoUrl}, workerd ${workerdUrl}`)
 
     return {

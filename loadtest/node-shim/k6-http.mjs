@@ -1,4 +1,7 @@
-/** `k6/http`: synchronous requests (a worker thread fetches; this thread waits), one at a time. */
+/**
+ * `k6/http` as the scripts in loadtest/ use it: synchronous requests (a worker thread fetches;
+ * this thread waits), one at a time.
+ */
 import { Worker } from 'node:worker_threads'
 import { results } from './state.mjs'
 
@@ -53,23 +56,17 @@ export function request(method, url, body, params) {
 }
 
 export const get = (url, params) => request('GET', url, null, params)
-export const head = (url, params) => request('HEAD', url, null, params)
-export const options = (url, body, params) => request('OPTIONS', url, body, params)
 export const post = (url, body, params) => request('POST', url, body, params)
-export const put = (url, body, params) => request('PUT', url, body, params)
-export const patch = (url, body, params) => request('PATCH', url, body, params)
-export const del = (url, body, params) => request('DELETE', url, body, params)
 
-/** k6 sends a batch in parallel; one after another gives the same answers. */
+/**
+ * k6 sends a batch in parallel; one after another gives the same answers. Only the form
+ * lib/setup.js builds: an array of [method, url, body, params].
+ */
 export function batch(requests) {
-  const one = (r) => {
-    if (typeof r === 'string') return get(r)
-    if (Array.isArray(r)) return request(r[0], r[1], r[2], r[3])
-    return request(r.method, r.url, r.body, r.params)
-  }
-  return Array.isArray(requests)
-    ? requests.map(one)
-    : Object.fromEntries(Object.entries(requests).map(([k, r]) => [k, one(r)]))
+  return requests.map((r) => {
+    if (!Array.isArray(r)) throw new TypeError('the shim batches only [method, url, body, params] arrays')
+    return request(r[0], r[1], r[2], r[3])
+  })
 }
 
-export default { request, get, head, options, post, put, patch, del, batch }
+export default { request, get, post, batch }

@@ -14,8 +14,5 @@ class Metric {
 }
 
 export class Counter extends Metric {}
-export class Gauge extends Metric {}
 export class Rate extends Metric {}
 export class Trend extends Metric {}
-
-export default { Counter, Gauge, Rate, Trend }

@@ -1,4 +1,4 @@
-/** `k6`: check, group, sleep and fail, as a k6 script uses them. */
+/** `k6`: check, group and sleep, as the scripts in loadtest/ use them. */
 import { blockFor, recordCheck } from './state.mjs'
 
 export function check(value, sets) {
@@ -18,9 +18,3 @@ export function group(_name, fn) {
 export function sleep(seconds) {
   blockFor(Number(seconds) * 1000)
 }
-
-export function fail(message) {
-  throw new Error(message)
-}
-
-export default { check, group, sleep, fail }

@@ -2,9 +2,9 @@
 /**
  * Runs a k6 script's logic under Node, for machines without k6 (like this repo's CI): setup() once,
  * then the default function for a few iterations per virtual user, one at a time, then teardown().
- * Only what loadtest/ uses of k6 is provided (check, group, sleep, k6/http, k6/metrics, __ENV,
- * __VU, __ITER). It proves the scripts' requests and checks against a real stack; it measures
- * nothing, and scenarios, thresholds and concurrency stay k6's.
+ * Only what loadtest/ uses of k6 is provided (check, group, sleep, http.request/get/post/batch,
+ * Counter/Rate/Trend, __ENV, __VU, __ITER). It proves the scripts' requests and checks against a
+ * real stack; it measures nothing, and scenarios, thresholds and concurrency stay k6's.
  *
  *   BASE_URL=<edge> SANDBOX_URL=<sandbox> THINK_S=0 node loadtest/node-shim/run.mjs loadtest/pay.js [--vus 2] [--iterations 3]
  *

@@ -12,16 +12,18 @@ export function freePort(): Promise<number> {
   })
 }
 
-export async function waitForHttp(url: string, timeoutMs = 20_000): Promise<void> {
+/** Polls `url` until it answers 2xx; `intervalMs` small where start-up time is being measured. */
+export async function waitForHttp(url: string, timeoutMs = 20_000, intervalMs = 100): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     try {
       const res = await fetch(url)
+      await res.arrayBuffer()
       if (res.ok) return
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, 100))
+    if (Date.now() > deadline) throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, intervalMs))
   }
 }

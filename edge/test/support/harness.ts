@@ -10,8 +10,8 @@ import { join } from 'node:path'
 import { sign } from 'hono/jwt'
 import { inject } from 'vitest'
 import { unstable_startWorker } from 'wrangler'
+import { freePort } from '../../../test/harness/ports.ts'
 import { type ReceivedRequest, startEchoOrigin } from './echo-origin.ts'
-import { freePort } from './free-port.ts'
 
 export type Runtime = 'workerd' | 'deno'
 
