@@ -3,7 +3,8 @@ import { createMiddleware } from 'hono/factory'
 import { AppError } from '../shared/errors.ts'
 import { identifyUser, requireUser } from './auth.ts'
 import { readBody } from './body.ts'
-import { type CacheStats, publicCache } from './cache/middleware.ts'
+import { type CacheStats, prefetchPageVersion, publicCache } from './cache/middleware.ts'
+import { canonicalPath } from './canonical-path.ts'
 import { errorResponse } from './error-response.ts'
 import { forwardToOrigin } from './origin.ts'
 import { rateLimit } from './rate-limit/middleware.ts'
@@ -32,22 +33,22 @@ export function createEdgeApp(deps: EdgeDeps) {
   app.onError((err, c) => errorResponse(c, err))
   app.notFound((c) => errorResponse(c, new AppError('NOT_FOUND', 'No such route')))
 
+  // Every path the edge answers is counted, unknown ones included, and decided on one checked path.
+  app.use(
+    canonicalPath(),
+    clientIp,
+    identifyUser(config.JWT_SECRET),
+    prefetchPageVersion(deps.pageVersions),
+    rateLimit(config, deps.rateLimiter),
+  )
+
   app.get('/health', (c) => {
     const lookups = stats.hits + stats.misses
     return c.json({ status: 'ok', cache: { ...stats, hitRatio: lookups ? stats.hits / lookups : null } })
   })
 
   for (const path of CALLBACK_PATHS) app.post(path, body, forwardToOrigin(deps, { signed: false }))
-  app.on(['GET', 'HEAD'], [...DOC_PATHS], body, clientIp, signed)
-  app.all(
-    '/api/*',
-    body,
-    clientIp,
-    identifyUser(config.JWT_SECRET),
-    rateLimit(config, deps.rateLimiter),
-    requireUser(),
-    publicCache(deps.cache, config.CACHE_TTL_S, deps.now, stats),
-    signed,
-  )
+  app.on(['GET', 'HEAD'], [...DOC_PATHS], body, signed)
+  app.all('/api/*', body, requireUser(), publicCache(deps.cache, config.CACHE_TTL_S, deps.now, stats), signed)
   return app
 }

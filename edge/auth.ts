@@ -27,7 +27,7 @@ export const identifyUser = (secret: string) =>
   createMiddleware<EdgeEnv>(async (c, next) => {
     c.set(
       'user',
-      needsUser(c.req.method, c.req.path)
+      needsUser(c.req.method, c.get('target').path)
         ? await verifyBearer(c.req.header('authorization'), secret)
         : undefined,
     )
@@ -36,7 +36,7 @@ export const identifyUser = (secret: string) =>
 
 export const requireUser = () =>
   createMiddleware<EdgeEnv>(async (c, next) => {
-    if (needsUser(c.req.method, c.req.path) && !c.get('user'))
+    if (needsUser(c.req.method, c.get('target').path) && !c.get('user'))
       throw new AppError('UNAUTHENTICATED', 'A valid bearer token is required', undefined, {
         'www-authenticate': 'Bearer',
       })

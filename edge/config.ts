@@ -34,6 +34,8 @@ const schema = z.object({
   ORIGIN_TIMEOUT_MS: positiveInt(10_000),
   REDIS_TIMEOUT_MS: positiveInt(500),
   EDGE_PORT: positiveInt(8787),
+  // Only Cloudflare's own front end overwrites CF-Connecting-IP; anywhere else a client chooses it.
+  TRUST_CF_CONNECTING_IP: z._default(z.enum(['true', 'false'], { error: 'must be true or false' }), 'false'),
   // Deno only (workerd's address is wrangler's business): 127.0.0.1 keeps a dev edge off the network.
   EDGE_HOST: z._default(z.string().check(z.minLength(1)), '0.0.0.0'),
 })

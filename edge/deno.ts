@@ -29,9 +29,15 @@ try {
   Deno.exit(1)
 }
 
-// The socket's peer is the only address a caller cannot forge; headers are ignored here.
+// The socket's peer is the only address a caller cannot forge; CF-Connecting-IP counts only when
+// the operator says Cloudflare is in front (and the edge reachable through nothing else).
+const trustCf = config.TRUST_CF_CONNECTING_IP === 'true'
 const app = createEdgeApp(
-  runtimeDeps(config, (_req, env) => (env as ConnInfo | undefined)?.remoteAddr.hostname),
+  runtimeDeps(config, (req, env) =>
+    trustCf
+      ? (req.headers.get('cf-connecting-ip') ?? undefined)
+      : (env as ConnInfo | undefined)?.remoteAddr.hostname,
+  ),
 )
 
 Deno.serve(

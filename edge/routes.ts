@@ -8,7 +8,7 @@ export const DOC_PATHS = ['/openapi.json', '/docs'] as const
 
 export const LOGIN_PATH = '/api/auth/login'
 
-const MERCHANT_PAGE = /^\/api\/merchants\/[^/]+$/
+const MERCHANT_PAGE = /^\/api\/merchants\/([^/]+)$/
 
 const isRead = (method: string) => method === 'GET' || method === 'HEAD'
 
@@ -18,6 +18,9 @@ export const isWrite = (method: string) => !isRead(method)
 
 /** Public reads of a merchant page: the only responses the edge caches. */
 export const isMerchantPage = (method: string, path: string) => isRead(method) && MERCHANT_PAGE.test(path)
+
+/** The merchant id of a public merchant page path, else undefined. */
+export const merchantPageId = (path: string) => MERCHANT_PAGE.exec(path)?.[1]
 
 export const needsUser = (method: string, path: string) =>
   !isLogin(method, path) && !isMerchantPage(method, path)

@@ -1,4 +1,5 @@
 import { Redis } from '@upstash/redis/cloudflare'
+import { merchantPageVersionKey } from '../shared/merchant-page-version.ts'
 import { CacheApiStore } from './cache/cache-api-store.ts'
 import { MemoryCacheStore } from './cache/memory-store.ts'
 import { TieredCacheStore } from './cache/tiered-store.ts'
@@ -31,6 +32,7 @@ export function runtimeDeps(config: EdgeConfig, clientIp: EdgeDeps['clientIp']):
     config,
     rateLimiter,
     cache: new TieredCacheStore([new MemoryCacheStore(now), ...caches]),
+    pageVersions: (merchantId) => redis.get<string>(merchantPageVersionKey(merchantId)),
     // Called through a closure: workerd refuses a fetch detached from globalThis.
     fetchOrigin: (request) => fetch(request),
     now,

@@ -1,4 +1,5 @@
 import type { CacheStore } from './cache/store.ts'
+import type { RequestTarget } from './canonical-path.ts'
 import type { EdgeConfig } from './config.ts'
 import type { RateLimiter } from './rate-limit/limiter.ts'
 
@@ -7,10 +8,14 @@ export interface EdgeUser {
 }
 
 /** Everything the edge touches outside itself, injected so each runtime (and each test) wires its own. */
+/** The version of a merchant's public page in the origin's Redis (null: never changed); throws if unreadable. */
+export type PageVersions = (merchantId: string) => Promise<string | null>
+
 export interface EdgeDeps {
   config: EdgeConfig
   rateLimiter: RateLimiter
   cache: CacheStore
+  pageVersions: PageVersions
   fetchOrigin: (request: Request) => Promise<Response>
   /** Milliseconds since the epoch. */
   now: () => number
@@ -22,8 +27,12 @@ export interface EdgeEnv {
   Bindings: object | undefined
   Variables: {
     requestId: string
+    /** The request's raw path and query, checked canonical: the one path every decision uses. */
+    target: RequestTarget
     body: Uint8Array<ArrayBuffer>
     clientIp: string
+    /** Read ahead for cacheable merchant pages; undefined inside when it could not be read. */
+    pageVersion: Promise<string | undefined> | undefined
     user: EdgeUser | undefined
   }
 }

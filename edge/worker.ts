@@ -18,10 +18,17 @@ function misconfigured(err: ConfigError): Response {
 export default {
   fetch(request: Request, env: Record<string, unknown>, ctx: ExecutionContext): Response | Promise<Response> {
     try {
-      // Cloudflare overwrites CF-Connecting-IP with the real peer, so a client cannot choose it.
-      app ??= createEdgeApp(
-        runtimeDeps(parseConfig(env), (req) => req.headers.get('cf-connecting-ip') ?? undefined),
-      )
+      if (!app) {
+        const config = parseConfig(env)
+        // Cloudflare overwrites CF-Connecting-IP with the real peer; `wrangler dev` passes on
+        // whatever the client sent, so there the callers share one bucket rather than choose theirs.
+        const trusted = config.TRUST_CF_CONNECTING_IP === 'true'
+        app = createEdgeApp(
+          runtimeDeps(config, (req) =>
+            trusted ? (req.headers.get('cf-connecting-ip') ?? undefined) : undefined,
+          ),
+        )
+      }
     } catch (err) {
       if (err instanceof ConfigError) return misconfigured(err)
       throw err

@@ -61,7 +61,7 @@ export function rateLimitHeaders(decision: RateLimitDecision): Record<string, st
 
 export const rateLimit = (config: EdgeConfig, limiter: RateLimiter) =>
   createMiddleware<EdgeEnv>(async (c, next) => {
-    const rules = rulesFor(c.req.method, c.req.path, c.get('clientIp'), c.get('user'), config)
+    const rules = rulesFor(c.req.method, c.get('target').path, c.get('clientIp'), c.get('user'), config)
     const decision = await limiter.check(rules)
     const headers = rateLimitHeaders(decision)
     if (!decision.allowed)

@@ -52,7 +52,9 @@ export function edgeEnv(originUrl: string, overrides: Record<string, string> = {
 }
 
 export function startEdge(runtime: Runtime, env: Record<string, string>): Promise<EdgeHandle> {
-  return runtime === 'workerd' ? startWorkerd(env) : startDeno(env)
+  // workerd here stands for a Cloudflare deploy, where CF-Connecting-IP is the real peer; tests use
+  // it to be many callers. A test of the local default says TRUST_CF_CONNECTING_IP=false itself.
+  return runtime === 'workerd' ? startWorkerd({ TRUST_CF_CONNECTING_IP: 'true', ...env }) : startDeno(env)
 }
 
 async function startWorkerd(env: Record<string, string>): Promise<EdgeHandle> {

@@ -22,6 +22,7 @@ function appWith(fetchOrigin: EdgeDeps['fetchOrigin'], now = () => 1_000_000) {
     config,
     rateLimiter: new MemoryRateLimiter(now),
     cache: new MemoryCacheStore(now),
+    pageVersions: async () => null,
     fetchOrigin,
     now,
     clientIp: () => '192.0.2.1',
