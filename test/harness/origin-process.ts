@@ -14,11 +14,21 @@ export interface OriginProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>
 }
 
+/** What `npm run start:origin:deno` grants: network, environment, files, and OS facts drivers read. */
+const DENO_ORIGIN_PERMISSIONS = ['--allow-net', '--allow-env', '--allow-read', '--allow-sys']
+
+/** `ORIGIN_RUNTIME=deno` (npm run test:origin:deno) runs the same suites against the Deno origin. */
+function originCommand(): [string, string[]] {
+  if (process.env.ORIGIN_RUNTIME === 'deno')
+    return [`${ROOT}node_modules/.bin/deno`, ['run', ...DENO_ORIGIN_PERMISSIONS, 'origin/deno.ts']]
+  return [process.execPath, ['--import', 'tsx', 'origin/main.ts']]
+}
+
 export async function startOriginProcess(env: Record<string, string>, port?: number): Promise<OriginProcess> {
   const listenPort = port ?? (await freePort())
-  const child = spawn(process.execPath, ['--import', 'tsx', 'origin/main.ts'], {
+  const child = spawn(...originCommand(), {
     cwd: ROOT,
-    env: { ...process.env, ...env, PORT: String(listenPort), HOST: '127.0.0.1' },
+    env: { ...process.env, ...env, PORT: String(listenPort), HOST: '127.0.0.1', DENO_NO_UPDATE_CHECK: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
