@@ -12,7 +12,14 @@ import fc from 'fast-check'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { control } from '../../sandbox/testing.ts'
 import { apiClient } from '../harness/client.ts'
-import { activeMerchant, adminToken, idemKey, uniqueOpenid, userWithPoints } from '../harness/fixtures.ts'
+import {
+  activeMerchant,
+  adminToken,
+  enlistStaff,
+  idemKey,
+  uniqueOpenid,
+  userWithPoints,
+} from '../harness/fixtures.ts'
 import { HOLDS, invariants, type Stack, startStack } from '../harness/stack.ts'
 import {
   type BodyTemplate,
@@ -74,12 +81,7 @@ beforeAll(async () => {
   const admin = await adminToken(api)
   const m = await activeMerchant(api, 'Fuzz Tea')
   const staff = await api.login(uniqueOpenid('staff'))
-  const added = await api.post(
-    '/api/merchant/staff',
-    { userId: staff.user.id, role: 'merchant_staff' },
-    { token: m.ownerToken },
-  )
-  expect(added.status).toBe(201)
+  await enlistStaff(api, m.ownerToken, { token: staff.token, id: staff.user.id })
 
   const payer = await api.login(uniqueOpenid('payer'))
   const order = await api.post(
