@@ -1,5 +1,5 @@
 /**
- * /metrics at the origin requires METRICS_TOKEN when NODE_ENV=production (API.md §16). The
+ * Origin configuration of API.md §16. /metrics at the origin requires METRICS_TOKEN when NODE_ENV=production (API.md §16). The
  * finding: without the variable /metrics was open to anyone who reached the origin. Now a
  * production origin without it does not start, and says why in one line.
  */
@@ -26,6 +26,14 @@ describe('METRICS_TOKEN in production', () => {
       'm-token',
     )
     expect(loadConfig({ ...stack.env, NODE_ENV: 'development' }).METRICS_TOKEN).toBeUndefined()
+  })
+
+  it('GRANT_DAILY_MAX_POINTS defaults to 100 000 and must be a whole number', () => {
+    const { GRANT_DAILY_MAX_POINTS: _, ...env } = stack.env
+    expect(loadConfig(env).GRANT_DAILY_MAX_POINTS).toBe(100_000)
+    expect(() => loadConfig({ ...env, GRANT_DAILY_MAX_POINTS: '1.5' })).toThrow(
+      /^configuration: GRANT_DAILY_MAX_POINTS /,
+    )
   })
 
   it('a production origin without it exits at start-up with one clear line', async () => {
