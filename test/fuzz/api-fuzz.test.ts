@@ -60,6 +60,8 @@ interface Fixtures {
   orderer: string
   applicant: string
   spareUserId: string
+  invitee: string
+  invitationId: string
   reviewableMerchantId: string
 }
 let f: Fixtures
@@ -119,6 +121,14 @@ beforeAll(async () => {
   )
   expect(application.status).toBe(201)
 
+  const invitee = await api.login(uniqueOpenid('invitee'))
+  const invitation = await api.post(
+    '/api/merchant/staff',
+    { userId: invitee.user.id, role: 'merchant_staff' },
+    { token: m.ownerToken },
+  )
+  expect(invitation.status).toBe(201)
+
   f = {
     admin,
     merchantId: m.merchantId,
@@ -136,6 +146,8 @@ beforeAll(async () => {
     applicant: (await api.login(uniqueOpenid('applicant'))).token,
     spareUserId: (await api.login(uniqueOpenid('spare'))).user.id,
     reviewableMerchantId: application.body.merchantId,
+    invitee: invitee.token,
+    invitationId: invitation.body.invitationId,
   }
 }, 60_000)
 
@@ -328,6 +340,14 @@ const WRITES: BodySpec[] = [
     template: () => ({ userId: q(f.spareUserId), role: q('merchant_staff') }),
   },
   {
+    name: 'POST /api/me/invitations/:id/decline',
+    method: 'POST',
+    path: () => hostileSegment([f.invitationId]).map((s) => `/api/me/invitations/${s}/decline`),
+    realPath: () => `/api/me/invitations/${f.invitationId}/decline`,
+    token: () => f.invitee,
+    template: () => ({}),
+  },
+  {
     name: 'DELETE /api/merchant/staff/:userId',
     method: 'DELETE',
     path: () => hostileSegment([f.spareUserId]).map((s) => `/api/merchant/staff/${s}`),
@@ -361,6 +381,12 @@ const WRITES: BodySpec[] = [
 
 const READS: ReadSpec[] = [
   { name: 'GET /api/me', path: fixed('/api/me'), token: () => f.payer, queryKeys: ['x'] },
+  {
+    name: 'GET /api/me/invitations',
+    path: fixed('/api/me/invitations'),
+    token: () => f.invitee,
+    queryKeys: ['limit', 'cursor', 'status'],
+  },
   {
     name: 'GET /api/merchants/:id (public)',
     path: () => hostileSegment([f.merchantId]).map((s) => `/api/merchants/${s}`),
