@@ -18,6 +18,7 @@ import {
 } from 'drizzle-orm/mysql-core'
 import {
   GIFT_STATUSES,
+  INVITATION_STATUSES,
   MERCHANT_STATUSES,
   ORDER_STATUSES,
   RECORD_KINDS,
@@ -29,6 +30,13 @@ const ref = (name: string) => bigint(name, { mode: 'number', unsigned: true })
 const points = (name: string) => bigint(name, { mode: 'number' })
 const fen = (name: string) => bigint(name, { mode: 'number' })
 const utc = (name: string) => datetime(name, { mode: 'date', fsp: 3 })
+/**
+ * Foreign keys back every column that names a user, merchant or order (API.md §16), so no row can
+ * point at one that does not exist. Rows are never deleted by the application; the keys refuse
+ * (NO ACTION) rather than cascade, so a manual delete cannot silently take ledger history with it.
+ */
+const userRef = (name: string) => ref(name).references(() => users.id)
+const merchantRef = (name: string) => ref(name).references(() => merchants.id)
 
 export const users = mysqlTable('users', {
   id: id(),
@@ -45,7 +53,7 @@ export const merchants = mysqlTable(
   {
     id: id(),
     /** The applicant; becomes merchant_owner on approval. One merchant per applicant. */
-    ownerUserId: ref('owner_user_id').notNull().unique('merchants_owner_uq'),
+    ownerUserId: userRef('owner_user_id').notNull().unique('merchants_owner_uq'),
     name: varchar('name', { length: 64 }).notNull(),
     description: varchar('description', { length: 500 }).notNull().default(''),
     logoUrl: varchar('logo_url', { length: 512 }).notNull().default(''),
@@ -66,11 +74,33 @@ export const merchants = mysqlTable(
 export const merchantStaff = mysqlTable(
   'merchant_staff',
   {
-    userId: ref('user_id').primaryKey(),
-    merchantId: ref('merchant_id').notNull(),
+    userId: userRef('user_id').primaryKey(),
+    merchantId: merchantRef('merchant_id').notNull(),
     createdAt: utc('created_at').notNull(),
   },
   (t) => [index('merchant_staff_merchant_idx').on(t.merchantId)],
+)
+
+/**
+ * An owner's invitation to serve as staff (API.md §16): the user becomes staff only by accepting.
+ * Rows are kept after the answer, as the record of who was asked and what they said.
+ */
+export const staffInvitations = mysqlTable(
+  'staff_invitations',
+  {
+    id: id(),
+    merchantId: merchantRef('merchant_id').notNull(),
+    userId: userRef('user_id').notNull(),
+    invitedByUserId: userRef('invited_by_user_id').notNull(),
+    role: varchar('role', { length: 32 }).notNull(),
+    status: mysqlEnum('status', INVITATION_STATUSES).notNull(),
+    createdAt: utc('created_at').notNull(),
+    respondedAt: utc('responded_at'),
+  },
+  (t) => [
+    index('staff_invitations_user_idx').on(t.userId, t.id),
+    index('staff_invitations_merchant_user_idx').on(t.merchantId, t.userId, t.status),
+  ],
 )
 
 export const ACCOUNT_KINDS = ['USER', 'MERCHANT_ISSUANCE', 'GIFT_ESCROW', 'PLATFORM'] as const
@@ -111,7 +141,7 @@ export const transfers = mysqlTable(
     debitAccountId: ref('debit_account_id').notNull(),
     creditAccountId: ref('credit_account_id').notNull(),
     points: points('points').notNull(),
-    merchantId: ref('merchant_id'),
+    merchantId: merchantRef('merchant_id'),
     refId: varchar('ref_id', { length: 64 }),
     createdAt: utc('created_at').notNull(),
   },
@@ -134,7 +164,7 @@ export const ledgerEntries = mysqlTable(
     balanceAfter: points('balance_after'),
     kind: mysqlEnum('kind', RECORD_KINDS).notNull(),
     refId: varchar('ref_id', { length: 64 }),
-    merchantId: ref('merchant_id'),
+    merchantId: merchantRef('merchant_id'),
     createdAt: utc('created_at').notNull(),
   },
   (t) => [
@@ -149,11 +179,11 @@ export const gifts = mysqlTable(
   {
     id: id(),
     code: varchar('code', { length: 32 }).notNull().unique('gifts_code_uq'),
-    senderUserId: ref('sender_user_id').notNull(),
+    senderUserId: userRef('sender_user_id').notNull(),
     points: points('points').notNull(),
     message: varchar('message', { length: 200 }).notNull().default(''),
     status: mysqlEnum('status', GIFT_STATUSES).notNull(),
-    claimedByUserId: ref('claimed_by_user_id'),
+    claimedByUserId: userRef('claimed_by_user_id'),
     expiresAt: utc('expires_at').notNull(),
     createdAt: utc('created_at').notNull(),
     updatedAt: utc('updated_at').notNull(),
@@ -169,8 +199,8 @@ export const orders = mysqlTable(
   {
     id: id(),
     outTradeNo: varchar('out_trade_no', { length: 32 }).notNull().unique('orders_out_trade_no_uq'),
-    userId: ref('user_id').notNull(),
-    merchantId: ref('merchant_id').notNull(),
+    userId: userRef('user_id').notNull(),
+    merchantId: merchantRef('merchant_id').notNull(),
     amountFen: fen('amount_fen').notNull(),
     status: mysqlEnum('status', ORDER_STATUSES).notNull(),
     /** The merchant's rule when the order was created: the one that applies to it. */
@@ -204,12 +234,27 @@ export const orders = mysqlTable(
 export const dailyAwards = mysqlTable(
   'daily_awards',
   {
-    userId: ref('user_id').notNull(),
-    merchantId: ref('merchant_id').notNull(),
+    userId: userRef('user_id').notNull(),
+    merchantId: merchantRef('merchant_id').notNull(),
     day: date('day', { mode: 'string' }).notNull(),
     points: points('points').notNull(),
   },
   (t) => [primaryKey({ columns: [t.userId, t.merchantId, t.day] })],
+)
+
+/**
+ * Points each merchant granted per Asia/Shanghai day, for GRANT_DAILY_MAX_POINTS. A grant adds to
+ * its row with a conditional UPDATE, whose row lock makes concurrent grants of one merchant count
+ * one after another, so the cap is exact.
+ */
+export const merchantDailyGrants = mysqlTable(
+  'merchant_daily_grants',
+  {
+    merchantId: merchantRef('merchant_id').notNull(),
+    day: date('day', { mode: 'string' }).notNull(),
+    points: points('points').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.merchantId, t.day] })],
 )
 
 export const refunds = mysqlTable(
@@ -217,8 +262,10 @@ export const refunds = mysqlTable(
   {
     id: id(),
     outRefundNo: varchar('out_refund_no', { length: 64 }).notNull().unique('refunds_out_refund_no_uq'),
-    orderId: ref('order_id').notNull(),
-    merchantId: ref('merchant_id').notNull(),
+    orderId: ref('order_id')
+      .notNull()
+      .references(() => orders.id),
+    merchantId: merchantRef('merchant_id').notNull(),
     amountFen: fen('amount_fen').notNull(),
     reason: varchar('reason', { length: 80 }).notNull().default(''),
     status: mysqlEnum('status', REFUND_STATUSES).notNull(),
@@ -241,7 +288,7 @@ export const refunds = mysqlTable(
 export const idempotencyKeys = mysqlTable(
   'idempotency_keys',
   {
-    userId: ref('user_id').notNull(),
+    userId: userRef('user_id').notNull(),
     idemKey: varchar('idem_key', { length: 64 }).notNull(),
     requestHash: varchar('request_hash', { length: 64 }).notNull(),
     responseStatus: int('response_status').notNull(),
@@ -255,7 +302,7 @@ export const auditLog = mysqlTable(
   'audit_log',
   {
     id: id(),
-    actorUserId: ref('actor_user_id').notNull(),
+    actorUserId: userRef('actor_user_id').notNull(),
     actorRole: varchar('actor_role', { length: 32 }).notNull(),
     action: varchar('action', { length: 64 }).notNull(),
     targetType: varchar('target_type', { length: 32 }).notNull(),

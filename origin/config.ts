@@ -91,7 +91,10 @@ const schema = z.object({
   ADMIN_OPENIDS: csv,
   PHONE_ENCRYPTION_KEYS: fieldKeys,
   PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, '')),
+  NODE_ENV: z.string().default('development'),
   METRICS_TOKEN: z.string().min(1).optional(),
+  /** Points one merchant may grant per Asia/Shanghai day, over all its grants (API.md §16). */
+  GRANT_DAILY_MAX_POINTS: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(100_000),
   ORDER_TTL_SECONDS: positiveSeconds.default(900),
   GIFT_TTL_SECONDS: positiveSeconds.default(86400),
   /** Under the edge's ORIGIN_TIMEOUT_MS (10 s), so the client gets the origin's clean 503. */
@@ -132,7 +135,13 @@ export class ConfigError extends Error {}
 
 export function loadConfig(env: Env = process.env): OriginConfig {
   const parsed = schema.safeParse(dropBlank(resolveSecretFiles(env)))
-  if (parsed.success) return parsed.data
+  if (parsed.success) {
+    // In production /metrics is never open: it names routes, volumes and error rates.
+    if (parsed.data.NODE_ENV === 'production' && !parsed.data.METRICS_TOKEN) {
+      throw new ConfigError('configuration: METRICS_TOKEN is not set (required when NODE_ENV=production)')
+    }
+    return parsed.data
+  }
   const issue = parsed.error.issues[0]!
   const name = String(issue.path[0] ?? 'environment')
   const problem = env[name] === undefined || env[name] === '' ? 'is not set' : issue.message

@@ -13,7 +13,29 @@ const id = z.string().regex(/^[1-9][0-9]{0,17}$/, 'must be an id')
 const isoTime = z.string()
 /** MySQL's JSON columns reject lone UTF-16 surrogates ("\ud800"): refuse them at the door. */
 const wellFormed = (s: string) => !/\p{Cs}/u.test(s)
-const text = (max: number) => z.string().refine(wellFormed, 'must be valid Unicode text').trim().max(max)
+/**
+ * Characters that change how text around them is shown without being visible themselves: C0 and C1
+ * controls, bidi embeddings, overrides, isolates and marks, and zero-width characters. Text one
+ * user writes and others read (names, messages, reasons) could use them to disguise itself, e.g. a
+ * right-to-left override that turns "gpj.exe" around, so they are removed wherever it is accepted.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is its job
+const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]/g
+export const cleanDisplayText = (s: string) => s.replace(INVISIBLE, '')
+
+/**
+ * Display text: cleaned, then trimmed, then measured, so a value that is only invisible characters
+ * or spaces fails `min` like an empty one (400, not a blank name). `overwrite` keeps it a string
+ * schema, so the OpenAPI document still shows its length limits.
+ */
+const text = (max: number, min = 0) =>
+  z
+    .string()
+    .refine(wellFormed, 'must be valid Unicode text')
+    .overwrite(cleanDisplayText)
+    .trim()
+    .min(min)
+    .max(max)
 
 export const IdempotencyKey = z
   .string()
@@ -49,7 +71,7 @@ export const Me = z.object({
 })
 export const UpdateMeRequest = z
   .object({
-    nickname: text(32).min(1).optional(),
+    nickname: text(32, 1).optional(),
     avatarUrl: z
       .url({ protocol: /^https?$/ })
       .max(512)
@@ -102,13 +124,13 @@ export const Merchant = PublicMerchant.extend({
 
 export const phone = z.string().regex(/^\+?[0-9]{6,20}$/, 'must be a phone number of 6..20 digits')
 export const MerchantApplication = z.object({
-  name: text(64).min(1),
+  name: text(64, 1),
   description: text(500).optional(),
   contactPhone: phone,
 })
 export const UpdateMerchantRequest = z
   .object({
-    name: text(64).min(1).optional(),
+    name: text(64, 1).optional(),
     description: text(500).optional(),
     logoUrl: z
       .url({ protocol: /^https?$/ })
@@ -119,10 +141,28 @@ export const UpdateMerchantRequest = z
   .strict()
 
 export const StaffRequest = z.object({ userId: id, role: z.literal('merchant_staff') })
+export const INVITATION_STATUSES = ['PENDING', 'ACCEPTED', 'DECLINED', 'CANCELLED'] as const
+export const StaffInvited = z.object({
+  invitationId: id,
+  status: z.literal('PENDING'),
+  merchantId: id,
+  userId: id,
+  role: z.literal('merchant_staff'),
+})
+export const Invitation = z.object({
+  id,
+  merchantId: id,
+  merchantName: z.string(),
+  role: z.literal('merchant_staff'),
+  status: z.enum(INVITATION_STATUSES),
+  createdAt: isoTime,
+  respondedAt: isoTime.nullable(),
+})
+export const InvitationsQuery = ListQuery.extend({ status: z.enum(INVITATION_STATUSES).optional() })
 export const GrantRequest = z.object({
   userId: id,
   points: z.number().int().min(1).max(MAX_GRANT_POINTS),
-  reason: text(200).min(1),
+  reason: text(200, 1),
 })
 export const AdjustmentRequest = z.object({
   userId: id,
@@ -132,7 +172,7 @@ export const AdjustmentRequest = z.object({
     .min(-MAX_ADJUST_POINTS)
     .max(MAX_ADJUST_POINTS)
     .refine((n) => n !== 0, 'must not be 0'),
-  reason: text(200).min(1),
+  reason: text(200, 1),
 })
 
 export const Balance = z.object({ balance: z.number(), heldInGifts: z.number(), totalEarned: z.number() })

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { apiClient } from './harness/client.ts'
-import { activeMerchant, adminToken, idemKey, uniqueOpenid } from './harness/fixtures.ts'
+import { activeMerchant, adminToken, enlistStaff, idemKey, uniqueOpenid } from './harness/fixtures.ts'
 import { HOLDS, invariants, type Stack, startStack } from './harness/stack.ts'
 
 let stack: Stack
@@ -130,11 +130,7 @@ describe('contact phone at rest and in answers', () => {
     expect(row[0]!.contact_phone).not.toContain('13800138000')
     expect((await api.get('/api/merchant', { token: m.ownerToken })).body.contactPhone).toBe('13800138000')
     const staff = await api.login(uniqueOpenid('staff'))
-    await api.post(
-      '/api/merchant/staff',
-      { userId: staff.user.id, role: 'merchant_staff' },
-      { token: m.ownerToken },
-    )
+    await enlistStaff(api, m.ownerToken, { token: staff.token, id: staff.user.id })
     expect((await api.get('/api/merchant', { token: staff.token })).body.contactPhone).toBe('138****8000')
     const listed = await api.get('/api/admin/merchants?limit=100', { token: admin })
     const mine = listed.body.items.find((x: { id: string }) => x.id === m.merchantId)
@@ -174,12 +170,7 @@ describe('merchant console', () => {
   it('adds and removes staff: staff read, cannot write; removal takes effect at once', async () => {
     const m = await activeMerchant(api)
     const staff = await api.login(uniqueOpenid('staff'))
-    const added = await api.post(
-      '/api/merchant/staff',
-      { userId: staff.user.id, role: 'merchant_staff' },
-      { token: m.ownerToken },
-    )
-    expect(added.status).toBe(201)
+    await enlistStaff(api, m.ownerToken, { token: staff.token, id: staff.user.id })
     expect((await api.get('/api/merchant', { token: staff.token })).status).toBe(200)
     expect((await api.get('/api/merchant/orders', { token: staff.token })).body).toEqual({
       items: [],
@@ -299,7 +290,8 @@ describe('admin', () => {
         'points.adjust',
         'merchant.approve',
         'merchant.rule',
-        'staff.add',
+        'staff.invite',
+        'staff.remove',
         'points.grant',
       ]),
     )

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { buildNotification } from '../sandbox/notifications.ts'
 import { control, notificationKeys } from '../sandbox/testing.ts'
 import { apiClient } from './harness/client.ts'
-import { activeMerchant, adminToken, idemKey, uniqueOpenid } from './harness/fixtures.ts'
+import { activeMerchant, adminToken, enlistStaff, idemKey, uniqueOpenid } from './harness/fixtures.ts'
 import { HOLDS, invariants, type Stack, startStack } from './harness/stack.ts'
 
 let stack: Stack
@@ -354,11 +354,7 @@ describe('refunds', () => {
     const other = await activeMerchant(api, 'Other')
     expect((await refund(other.ownerToken, o.id, 1)).status).toBe(404)
     const staff = await api.login(uniqueOpenid('staff'))
-    await api.post(
-      '/api/merchant/staff',
-      { userId: staff.user.id, role: 'merchant_staff' },
-      { token: m.ownerToken },
-    )
+    await enlistStaff(api, m.ownerToken, { token: staff.token, id: staff.user.id })
     expect((await refund(staff.token, o.id, 1)).status).toBe(403)
     const unpaid = await order(s.token, m.merchantId, 100)
     const r = await refund(m.ownerToken, unpaid.id, 1)

@@ -26,14 +26,19 @@ export async function issueToken(secret: string, identity: Identity, nowSeconds:
   return { token, expiresAt: new Date(exp * 1000).toISOString() }
 }
 
-export function requireUser(secret: string) {
+/**
+ * Verifies the bearer token and loads the caller's row, roles included, fresh from the primary: a
+ * token outlives nothing it names, so a user row that is gone gets 401 on every authenticated route
+ * rather than reaching a service that would write for it (API.md §16, "real users only").
+ */
+export function requireUser(deps: Pick<OriginDeps, 'db' | 'config'>) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const header = c.req.header('authorization') ?? ''
     const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header)
     if (!match) throw new AppError('UNAUTHENTICATED', 'a Bearer token is required')
     let sub: unknown
     try {
-      const payload = await verify(match[1]!, await hs256VerifyKey(secret), 'HS256')
+      const payload = await verify(match[1]!, await hs256VerifyKey(deps.config.JWT_SECRET), 'HS256')
       // hono/jwt checks exp only when present; a token without one would never expire.
       if (typeof payload.exp !== 'number') throw new Error('token has no exp')
       sub = payload.sub
@@ -43,20 +48,20 @@ export function requireUser(secret: string) {
     if (typeof sub !== 'string' || !/^[1-9][0-9]{0,17}$/.test(sub)) {
       throw new AppError('UNAUTHENTICATED', 'the token is invalid')
     }
-    c.set('userId', Number(sub))
+    const identity = await identityOf(deps.db.primary, Number(sub), deps.config.ADMIN_OPENIDS)
+    if (!identity) throw new AppError('UNAUTHENTICATED', 'the token names no user')
+    c.set('userId', identity.userId)
+    c.set('identity', identity)
     await next()
   })
 }
 
-/** Loads the caller's identity and requires one of `roles`. Must follow requireUser. */
-export function requireRole(deps: Pick<OriginDeps, 'db' | 'config'>, ...roles: Role[]) {
+/** Requires one of `roles` of the identity requireUser loaded. */
+export function requireRole(...roles: Role[]) {
   return createMiddleware<AppEnv>(async (c, next) => {
-    const identity = await identityOf(deps.db.primary, c.get('userId'), deps.config.ADMIN_OPENIDS)
-    if (!identity) throw new AppError('UNAUTHENTICATED', 'the token names no user')
-    if (!roles.some((r) => identity.roles.includes(r))) {
+    if (!roles.some((r) => c.get('identity').roles.includes(r))) {
       throw new AppError('FORBIDDEN', `requires role ${roles.join(' or ')}`)
     }
-    c.set('identity', identity)
     await next()
   })
 }

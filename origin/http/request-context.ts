@@ -2,17 +2,16 @@
 import { randomUUID } from 'node:crypto'
 import { createMiddleware } from 'hono/factory'
 import { routePath } from 'hono/route'
+import { REQUEST_ID_PATTERN } from '../../shared/request-id.ts'
 import type { AppEnv } from './context.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
-
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
 export function requestContext(log: Logger, metrics: Metrics) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const started = performance.now()
     const given = c.req.header('x-request-id')
-    const requestId = given && REQUEST_ID.test(given) ? given : randomUUID()
+    const requestId = given && REQUEST_ID_PATTERN.test(given) ? given : randomUUID()
     c.set('requestId', requestId)
     // Set before the handler runs, so it is built into the response: setting a header on a finished
     // response makes @hono/node-server rebuild it as a WHATWG Response with a ReadableStream body.

@@ -7,6 +7,7 @@ import { idempotent } from '../http/idempotent.ts'
 import { valid } from '../http/validate.ts'
 import { listAudit, platformStats } from '../services/admin.ts'
 import { adjustPoints } from '../services/grants.ts'
+import { bumpMerchantPageVersion } from '../services/merchant-page-version.ts'
 import { listMerchants, merchantView, reviewMerchant } from '../services/merchants.ts'
 import { requireUserExists } from '../services/users.ts'
 import { IdParam } from './merchants.ts'
@@ -15,13 +16,14 @@ const ReviewParam = IdParam.extend({ action: z.enum(['approve', 'reject', 'suspe
 
 export function adminRoutes(deps: OriginDeps) {
   return new Hono<AppEnv>()
-    .use(requireUser(deps.config.JWT_SECRET), requireRole(deps, 'admin'))
+    .use(requireUser(deps), requireRole('admin'))
     .get('/merchants', valid('query', AdminMerchantsQuery), async (c) =>
       c.json(await listMerchants(deps.db.read, deps.phones, c.req.valid('query'))),
     )
     .post('/merchants/:id/:action', valid('param', ReviewParam), async (c) => {
       const { id, action } = c.req.valid('param')
       const merchant = await reviewMerchant(deps.db.primary, c.get('userId'), Number(id), action, new Date())
+      await bumpMerchantPageVersion(deps, merchant.id)
       return c.json(merchantView(merchant, deps.phones, 'other'))
     })
     .post('/adjustments', valid('json', AdjustmentRequest), async (c) => {

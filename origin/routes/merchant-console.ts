@@ -1,4 +1,7 @@
-/** The merchant console (API.md §3): owners write, staff may read. */
+/**
+ * The merchant console (API.md §3): owners write, staff may read. Writes of a SUSPENDED merchant
+ * are refused inside their transactions (MERCHANT_NOT_ACTIVE), refunds excepted (API.md §16).
+ */
 import { Hono } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import { z } from 'zod'
@@ -17,18 +20,13 @@ import type { AppEnv, OriginDeps } from '../http/context.ts'
 import { idempotencyScope, idempotent, storedResponse } from '../http/idempotent.ts'
 import { valid } from '../http/validate.ts'
 import { grantPoints } from '../services/grants.ts'
+import { bumpMerchantPageVersion } from '../services/merchant-page-version.ts'
 import { merchantQrCode } from '../services/merchant-qrcode.ts'
 import { merchantStats } from '../services/merchant-stats.ts'
-import {
-  addStaff,
-  findMerchant,
-  merchantView,
-  removeStaff,
-  setMerchantRule,
-  updateMerchantProfile,
-} from '../services/merchants.ts'
+import { findMerchant, merchantView, setMerchantRule, updateMerchantProfile } from '../services/merchants.ts'
 import { listMerchantOrders } from '../services/order-queries.ts'
 import { createRefund, getRefundForMerchant } from '../services/refunds.ts'
+import { inviteStaff, removeStaff } from '../services/staff.ts'
 import { requireUserExists } from '../services/users.ts'
 import { IdParam } from './merchants.ts'
 
@@ -50,7 +48,7 @@ export function merchantConsoleRoutes(deps: OriginDeps) {
   const viewer = (c: { get(k: 'identity'): { merchantRole: string | null } }) =>
     c.get('identity').merchantRole === 'merchant_owner' ? ('owner' as const) : ('other' as const)
   return new Hono<AppEnv>()
-    .use(requireUser(deps.config.JWT_SECRET), requireRole(deps, 'merchant_owner', 'merchant_staff'))
+    .use(requireUser(deps), requireRole('merchant_owner', 'merchant_staff'))
     .get('/', async (c) => {
       const merchant = await findMerchant(db, c.get('identity').merchantId!)
       return c.json(merchantView(merchant!, deps.phones, viewer(c)))
@@ -64,11 +62,13 @@ export function merchantConsoleRoutes(deps: OriginDeps) {
         c.req.valid('json'),
         new Date(),
       )
+      await bumpMerchantPageVersion(deps, merchant.id)
       return c.json(merchantView(merchant, deps.phones, viewer(c)))
     })
     .put('/rule', ownerOnly, valid('json', Rule), async (c) => {
       const o = owner(c)
       const merchant = await setMerchantRule(db, o.userId, o.merchantId, c.req.valid('json'), new Date())
+      await bumpMerchantPageVersion(deps, merchant.id)
       return c.json(merchantView(merchant, deps.phones, viewer(c)))
     })
     .get('/orders', valid('query', MerchantOrdersQuery), async (c) =>
@@ -79,13 +79,13 @@ export function merchantConsoleRoutes(deps: OriginDeps) {
       const userId = Number(input.userId)
       await requireUserExists(db, userId)
       return idempotent(c, deps, async (tx, now) => {
-        const merchant = await findMerchant(tx, owner(c).merchantId)
         const grant = await grantPoints(tx, {
           owner: owner(c),
-          merchant: merchant!,
+          merchantId: owner(c).merchantId,
           userId,
           points: input.points,
           reason: input.reason,
+          dailyMaxPoints: deps.config.GRANT_DAILY_MAX_POINTS,
           now,
         })
         return { status: 201, body: grant }
@@ -123,16 +123,17 @@ export function merchantConsoleRoutes(deps: OriginDeps) {
       c.header('Cache-Control', 'private, max-age=86400')
       return c.body(new Uint8Array(image.bytes))
     })
-    .post('/staff', ownerOnly, valid('json', StaffRequest), async (c) => {
-      const userId = Number(c.req.valid('json').userId)
-      await addStaff(db, owner(c), userId, new Date())
-      return c.json(
-        { merchantId: String(owner(c).merchantId), userId: String(userId), role: 'merchant_staff' },
-        201,
+    .post('/staff', ownerOnly, valid('json', StaffRequest), async (c) =>
+      c.json(await inviteStaff(db, owner(c), Number(c.req.valid('json').userId), new Date()), 201),
+    )
+    .delete('/staff/:userId', valid('param', UserIdParam), async (c) => {
+      const identity = c.get('identity')
+      await removeStaff(
+        db,
+        { userId: identity.userId, merchantId: identity.merchantId!, role: identity.merchantRole! },
+        Number(c.req.valid('param').userId),
+        new Date(),
       )
-    })
-    .delete('/staff/:userId', ownerOnly, valid('param', UserIdParam), async (c) => {
-      await removeStaff(db, owner(c), Number(c.req.valid('param').userId), new Date())
       return c.body(null, 204)
     })
 }

@@ -18,19 +18,14 @@ export function merchantRoutes(deps: OriginDeps) {
       c.header('Cache-Control', `public, max-age=${PUBLIC_MERCHANT_MAX_AGE_SECONDS}`)
       return c.json(publicMerchantView(merchant))
     })
-    .post(
-      '/applications',
-      requireUser(deps.config.JWT_SECRET),
-      valid('json', MerchantApplication),
-      async (c) => {
-        const merchant = await applyForMerchant(
-          deps.db.primary,
-          deps.phones,
-          c.get('userId'),
-          c.req.valid('json'),
-          new Date(),
-        )
-        return c.json({ merchantId: String(merchant.id), status: merchant.status }, 201)
-      },
-    )
+    .post('/applications', requireUser(deps), valid('json', MerchantApplication), async (c) => {
+      const merchant = await applyForMerchant(
+        deps.db.primary,
+        deps.phones,
+        c.get('userId'),
+        c.req.valid('json'),
+        new Date(),
+      )
+      return c.json({ merchantId: String(merchant.id), status: merchant.status }, 201)
+    })
 }

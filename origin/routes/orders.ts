@@ -10,7 +10,7 @@ import { IdParam } from './merchants.ts'
 
 export function orderRoutes(deps: OriginDeps) {
   return new Hono<AppEnv>()
-    .use(requireUser(deps.config.JWT_SECRET))
+    .use(requireUser(deps))
     .post('/', valid('json', CreateOrderRequest), async (c) => {
       const input = c.req.valid('json')
       const result = await createOrder(deps, {

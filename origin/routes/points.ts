@@ -14,7 +14,7 @@ const CodeParam = z.object({ code: GiftCode })
 export function pointsRoutes(deps: OriginDeps) {
   const db = deps.db.primary
   return new Hono<AppEnv>()
-    .use(requireUser(deps.config.JWT_SECRET))
+    .use(requireUser(deps))
     .get('/balance', async (c) => c.json(await balanceOf(db, c.get('userId'))))
     .get('/records', valid('query', ListQuery), async (c) =>
       c.json(await recordsOf(db, c.get('userId'), c.req.valid('query'))),

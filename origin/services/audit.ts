@@ -1,10 +1,11 @@
-/** Audit trail of admin and merchant-owner writes, written in the transaction of the write itself. */
+/** Audit trail of admin and merchant-owner writes (and staff leaving), written in the transaction of
+ * the write itself. */
 import { auditLog } from '../../db/schema.ts'
 import type { Tx } from '../db/client.ts'
 
 export interface AuditEvent {
   actorUserId: number
-  actorRole: 'admin' | 'merchant_owner'
+  actorRole: 'admin' | 'merchant_owner' | 'merchant_staff'
   action: string
   targetType: string
   targetId: string | number

@@ -2,34 +2,91 @@
  * admin adjustments (against the platform account). Both run inside the caller's idempotent
  * transaction, which is what makes a retried request move points once. */
 import { randomUUID } from 'node:crypto'
+import { and, eq, sql } from 'drizzle-orm'
+import { merchantDailyGrants, merchantStaff } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
 import type { Tx } from '../db/client.ts'
 import { recordAudit } from './audit.ts'
+import { shanghaiDay } from './award-rule.ts'
 import { merchantIssuance, PLATFORM, transfer, userAccount } from './ledger.ts'
-import type { MerchantRow } from './merchants.ts'
+import { lockActiveMerchant } from './merchants.ts'
+
+/**
+ * A merchant's own people could otherwise mint points for themselves and gift them on (API.md
+ * §16). The caller holds the merchant's row lock, which accepting an invitation also takes, so no
+ * one becomes staff between this check and the grant's commit.
+ */
+async function refuseOwnPeople(tx: Tx, merchant: { id: number; ownerUserId: number }, userId: number) {
+  const [staff] = await tx
+    .select({ userId: merchantStaff.userId })
+    .from(merchantStaff)
+    .where(and(eq(merchantStaff.userId, userId), eq(merchantStaff.merchantId, merchant.id)))
+  if (merchant.ownerUserId === userId || staff) {
+    throw new AppError('FORBIDDEN', 'a merchant cannot grant points to its owner or staff', {
+      field: 'userId',
+    })
+  }
+}
+
+/**
+ * Counts the grant against the merchant's GRANT_DAILY_MAX_POINTS for the Asia/Shanghai day. The
+ * conditional UPDATE holds the day row's lock until the grant commits, so concurrent grants are
+ * counted one after another and together never pass the cap.
+ */
+async function countAgainstDailyMax(tx: Tx, merchantId: number, points: number, dailyMax: number, now: Date) {
+  const day = shanghaiDay(now)
+  // Takes the day row's exclusive lock at once (a plain INSERT IGNORE would take a shared one, and
+  // two grants upgrading it together deadlock).
+  await tx
+    .insert(merchantDailyGrants)
+    .values({ merchantId, day, points: 0 })
+    .onDuplicateKeyUpdate({ set: { points: sql`${merchantDailyGrants.points}` } })
+  const [res] = await tx
+    .update(merchantDailyGrants)
+    .set({ points: sql`${merchantDailyGrants.points} + ${points}` })
+    .where(
+      and(
+        eq(merchantDailyGrants.merchantId, merchantId),
+        eq(merchantDailyGrants.day, day),
+        sql`${merchantDailyGrants.points} + ${points} <= ${dailyMax}`,
+      ),
+    )
+  if (res.affectedRows === 0) {
+    const [row] = await tx
+      .select({ points: merchantDailyGrants.points })
+      .from(merchantDailyGrants)
+      .where(and(eq(merchantDailyGrants.merchantId, merchantId), eq(merchantDailyGrants.day, day)))
+    throw new AppError('GRANT_LIMIT_EXCEEDED', `grants are limited to ${dailyMax} points a day`, {
+      dailyMaxPoints: dailyMax,
+      grantedToday: row?.points ?? 0,
+      day,
+    })
+  }
+}
 
 export async function grantPoints(
   tx: Tx,
   input: {
     owner: { userId: number }
-    merchant: MerchantRow
+    merchantId: number
     userId: number
     points: number
     reason: string
+    dailyMaxPoints: number
     now: Date
   },
 ) {
-  if (input.merchant.status !== 'ACTIVE') {
-    throw new AppError('MERCHANT_NOT_ACTIVE', `merchant is ${input.merchant.status}`)
-  }
+  const merchant = await lockActiveMerchant(tx, input.merchantId)
+  await refuseOwnPeople(tx, merchant, input.userId)
+  await countAgainstDailyMax(tx, merchant.id, input.points, input.dailyMaxPoints, input.now)
   const grantId = randomUUID()
   const moved = await transfer(tx, {
     businessKey: `GRANT:${grantId}`,
     kind: 'MERCHANT_GRANT',
-    debit: merchantIssuance(input.merchant.id),
+    debit: merchantIssuance(merchant.id),
     credit: userAccount(input.userId),
     points: input.points,
-    merchantId: input.merchant.id,
+    merchantId: merchant.id,
     refId: grantId,
     now: input.now,
   })
@@ -42,14 +99,14 @@ export async function grantPoints(
       action: 'points.grant',
       targetType: 'user',
       targetId: input.userId,
-      details: { merchantId: String(input.merchant.id), points: input.points, reason: input.reason, grantId },
+      details: { merchantId: String(merchant.id), points: input.points, reason: input.reason, grantId },
     },
     input.now,
   )
   return {
     id: grantId,
     transferId: String(moved.transferId),
-    merchantId: String(input.merchant.id),
+    merchantId: String(merchant.id),
     userId: String(input.userId),
     points: input.points,
     reason: input.reason,

@@ -1,6 +1,6 @@
 /** Merchant applications, review, profile, rule and staff. */
 import { and, desc, eq, lt } from 'drizzle-orm'
-import { merchantStaff, merchants, users } from '../../db/schema.ts'
+import { merchantStaff, merchants } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
 import type { MERCHANT_STATUSES } from '../../shared/schemas.ts'
 import { DEFAULT_RULE, type ListQuery, type Rule } from '../../shared/schemas.ts'
@@ -8,6 +8,7 @@ import { type Db, DUPLICATE_KEY, mysqlErrno, runTx, type Tx } from '../db/client
 import { type FieldCipher, maskPhone } from '../security/field-cipher.ts'
 import { recordAudit } from './audit.ts'
 import { ensureAccount, merchantIssuance } from './ledger.ts'
+import { lockUser } from './users.ts'
 
 export type MerchantRow = typeof merchants.$inferSelect
 export type MerchantStatus = (typeof MERCHANT_STATUSES)[number]
@@ -44,6 +45,20 @@ export async function findMerchant(db: Db | Tx, merchantId: number): Promise<Mer
   return row ?? null
 }
 
+/**
+ * Locks the merchant's row for the rest of the transaction and requires it ACTIVE: a suspension
+ * waits for the write in flight or that write sees it, never both half-way (API.md §16). FOR UPDATE
+ * rather than a shared lock, which TiDB does not take; the writes it guards are short.
+ */
+export async function lockActiveMerchant(tx: Tx, merchantId: number): Promise<MerchantRow> {
+  const [m] = await tx.select().from(merchants).where(eq(merchants.id, merchantId)).for('update')
+  if (!m) throw new AppError('NOT_FOUND', 'merchant not found')
+  if (m.status !== 'ACTIVE') {
+    throw new AppError('MERCHANT_NOT_ACTIVE', `merchant is ${m.status}`, { status: m.status })
+  }
+  return m
+}
+
 export async function getActiveMerchant(db: Db, merchantId: number): Promise<MerchantRow> {
   const m = await findMerchant(db, merchantId)
   if (m?.status !== 'ACTIVE') throw new AppError('NOT_FOUND', 'merchant not found')
@@ -59,6 +74,8 @@ export async function applyForMerchant(
   now: Date,
 ): Promise<MerchantRow> {
   return runTx(db, async (tx) => {
+    // The same per-user lock as accepting a staff invitation: one of the two sees the other.
+    await lockUser(tx, userId)
     const [staff] = await tx.select().from(merchantStaff).where(eq(merchantStaff.userId, userId))
     if (staff) throw new AppError('INVALID_STATE', 'staff of a merchant cannot apply for another')
     const [existing] = await tx
@@ -175,6 +192,7 @@ export async function updateMerchantProfile(
   now: Date,
 ): Promise<MerchantRow> {
   return runTx(db, async (tx) => {
+    await lockActiveMerchant(tx, merchantId)
     await tx
       .update(merchants)
       .set({ ...patch, updatedAt: now })
@@ -204,7 +222,7 @@ export async function setMerchantRule(
   now: Date,
 ): Promise<MerchantRow> {
   return runTx(db, async (tx) => {
-    const before = await findMerchant(tx, merchantId)
+    const before = await lockActiveMerchant(tx, merchantId)
     await tx
       .update(merchants)
       .set({ ...rule, updatedAt: now })
@@ -217,79 +235,10 @@ export async function setMerchantRule(
         action: 'merchant.rule',
         targetType: 'merchant',
         targetId: merchantId,
-        details: { before: before ? ruleOf(before) : null, after: rule },
+        details: { before: ruleOf(before), after: rule },
       },
       now,
     )
     return (await findMerchant(tx, merchantId))!
-  })
-}
-
-export async function addStaff(
-  db: Db,
-  owner: { userId: number; merchantId: number },
-  staffUserId: number,
-  now: Date,
-): Promise<void> {
-  await runTx(db, async (tx) => {
-    const [user] = await tx.select({ id: users.id }).from(users).where(eq(users.id, staffUserId))
-    if (!user) throw new AppError('NOT_FOUND', 'user not found', { field: 'userId' })
-    const [owns] = await tx
-      .select({ id: merchants.id })
-      .from(merchants)
-      .where(eq(merchants.ownerUserId, staffUserId))
-    if (owns)
-      throw new AppError('INVALID_STATE', 'that user owns or applied for a merchant', { field: 'userId' })
-    const [current] = await tx
-      .select()
-      .from(merchantStaff)
-      .where(eq(merchantStaff.userId, staffUserId))
-      .for('update')
-    if (current && current.merchantId !== owner.merchantId) {
-      throw new AppError('INVALID_STATE', 'that user is staff of another merchant', { field: 'userId' })
-    }
-    if (!current) {
-      await tx
-        .insert(merchantStaff)
-        .values({ userId: staffUserId, merchantId: owner.merchantId, createdAt: now })
-    }
-    await recordAudit(
-      tx,
-      {
-        actorUserId: owner.userId,
-        actorRole: 'merchant_owner',
-        action: 'staff.add',
-        targetType: 'user',
-        targetId: staffUserId,
-        details: { merchantId: String(owner.merchantId) },
-      },
-      now,
-    )
-  })
-}
-
-export async function removeStaff(
-  db: Db,
-  owner: { userId: number; merchantId: number },
-  staffUserId: number,
-  now: Date,
-): Promise<void> {
-  await runTx(db, async (tx) => {
-    const [res] = await tx
-      .delete(merchantStaff)
-      .where(and(eq(merchantStaff.userId, staffUserId), eq(merchantStaff.merchantId, owner.merchantId)))
-    if (res.affectedRows === 0) throw new AppError('NOT_FOUND', 'no such staff member', { field: 'userId' })
-    await recordAudit(
-      tx,
-      {
-        actorUserId: owner.userId,
-        actorRole: 'merchant_owner',
-        action: 'staff.remove',
-        targetType: 'user',
-        targetId: staffUserId,
-        details: { merchantId: String(owner.merchantId) },
-      },
-      now,
-    )
   })
 }

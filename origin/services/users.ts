@@ -4,7 +4,7 @@ import { eq, sql } from 'drizzle-orm'
 import { merchantStaff, merchants, users } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
 import type { Role } from '../../shared/schemas.ts'
-import type { Db } from '../db/client.ts'
+import type { Db, Tx } from '../db/client.ts'
 import { ensureAccount, userAccount } from './ledger.ts'
 
 export interface Identity {
@@ -16,6 +16,8 @@ export interface Identity {
   merchantId: number | null
   /** Set only while the merchant is approved (ACTIVE or SUSPENDED). */
   merchantRole: 'merchant_owner' | 'merchant_staff' | null
+  /** The status of that merchant while merchantRole is set: writes need ACTIVE (API.md §16). */
+  merchantStatus: string | null
 }
 
 const APPROVED = new Set(['ACTIVE', 'SUSPENDED'])
@@ -50,6 +52,12 @@ export async function identityOf(
     merchantRole = 'merchant_staff'
   if (merchantRole) roles.push(merchantRole)
   if (adminOpenids.includes(row.openid)) roles.push('admin')
+  const merchantStatus =
+    merchantRole === 'merchant_owner'
+      ? row.ownedStatus
+      : merchantRole === 'merchant_staff'
+        ? row.staffMerchantStatus
+        : null
   return {
     userId: row.id,
     openid: row.openid,
@@ -58,6 +66,7 @@ export async function identityOf(
     roles,
     merchantId: row.ownedId ?? row.staffOf ?? null,
     merchantRole,
+    merchantStatus,
   }
 }
 
@@ -88,6 +97,16 @@ export async function updateProfile(
     .update(users)
     .set({ ...patch, updatedAt: now })
     .where(eq(users.id, userId))
+}
+
+/**
+ * Takes the user's row lock for the rest of the transaction: the one per-user lock under which
+ * staff membership and merchant ownership change, so "owns or serves at most one merchant" holds
+ * under concurrent invitations, answers and applications.
+ */
+export async function lockUser(tx: Tx, userId: number): Promise<void> {
+  const [row] = await tx.select({ id: users.id }).from(users).where(eq(users.id, userId)).for('update')
+  if (!row) throw new AppError('NOT_FOUND', 'user not found', { field: 'userId' })
 }
 
 export async function requireUserExists(db: Db, userId: number): Promise<void> {

@@ -12,7 +12,14 @@ import fc from 'fast-check'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { control } from '../../sandbox/testing.ts'
 import { apiClient } from '../harness/client.ts'
-import { activeMerchant, adminToken, idemKey, uniqueOpenid, userWithPoints } from '../harness/fixtures.ts'
+import {
+  activeMerchant,
+  adminToken,
+  enlistStaff,
+  idemKey,
+  uniqueOpenid,
+  userWithPoints,
+} from '../harness/fixtures.ts'
 import { HOLDS, invariants, type Stack, startStack } from '../harness/stack.ts'
 import {
   type BodyTemplate,
@@ -53,6 +60,8 @@ interface Fixtures {
   orderer: string
   applicant: string
   spareUserId: string
+  invitee: string
+  invitationId: string
   reviewableMerchantId: string
 }
 let f: Fixtures
@@ -74,12 +83,7 @@ beforeAll(async () => {
   const admin = await adminToken(api)
   const m = await activeMerchant(api, 'Fuzz Tea')
   const staff = await api.login(uniqueOpenid('staff'))
-  const added = await api.post(
-    '/api/merchant/staff',
-    { userId: staff.user.id, role: 'merchant_staff' },
-    { token: m.ownerToken },
-  )
-  expect(added.status).toBe(201)
+  await enlistStaff(api, m.ownerToken, { token: staff.token, id: staff.user.id })
 
   const payer = await api.login(uniqueOpenid('payer'))
   const order = await api.post(
@@ -117,6 +121,14 @@ beforeAll(async () => {
   )
   expect(application.status).toBe(201)
 
+  const invitee = await api.login(uniqueOpenid('invitee'))
+  const invitation = await api.post(
+    '/api/merchant/staff',
+    { userId: invitee.user.id, role: 'merchant_staff' },
+    { token: m.ownerToken },
+  )
+  expect(invitation.status).toBe(201)
+
   f = {
     admin,
     merchantId: m.merchantId,
@@ -134,6 +146,8 @@ beforeAll(async () => {
     applicant: (await api.login(uniqueOpenid('applicant'))).token,
     spareUserId: (await api.login(uniqueOpenid('spare'))).user.id,
     reviewableMerchantId: application.body.merchantId,
+    invitee: invitee.token,
+    invitationId: invitation.body.invitationId,
   }
 }, 60_000)
 
@@ -326,6 +340,14 @@ const WRITES: BodySpec[] = [
     template: () => ({ userId: q(f.spareUserId), role: q('merchant_staff') }),
   },
   {
+    name: 'POST /api/me/invitations/:id/decline',
+    method: 'POST',
+    path: () => hostileSegment([f.invitationId]).map((s) => `/api/me/invitations/${s}/decline`),
+    realPath: () => `/api/me/invitations/${f.invitationId}/decline`,
+    token: () => f.invitee,
+    template: () => ({}),
+  },
+  {
     name: 'DELETE /api/merchant/staff/:userId',
     method: 'DELETE',
     path: () => hostileSegment([f.spareUserId]).map((s) => `/api/merchant/staff/${s}`),
@@ -359,6 +381,12 @@ const WRITES: BodySpec[] = [
 
 const READS: ReadSpec[] = [
   { name: 'GET /api/me', path: fixed('/api/me'), token: () => f.payer, queryKeys: ['x'] },
+  {
+    name: 'GET /api/me/invitations',
+    path: fixed('/api/me/invitations'),
+    token: () => f.invitee,
+    queryKeys: ['limit', 'cursor', 'status'],
+  },
   {
     name: 'GET /api/merchants/:id (public)',
     path: () => hostileSegment([f.merchantId]).map((s) => `/api/merchants/${s}`),

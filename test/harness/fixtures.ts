@@ -47,3 +47,18 @@ export async function userWithPoints(
   }
   return { token: user.token, id: user.user.id, merchant: m }
 }
+
+/** Makes `staff` a staff member of the owner's merchant the only way there is: invited, then accepted. */
+export async function enlistStaff(api: ApiClient, ownerToken: string, staff: { token: string; id: string }) {
+  const invited = await api.post(
+    '/api/merchant/staff',
+    { userId: staff.id, role: 'merchant_staff' },
+    { token: ownerToken },
+  )
+  if (invited.status !== 201) throw new Error(`invite failed ${invited.status} ${invited.text}`)
+  const accepted = await api.post(`/api/me/invitations/${invited.body.invitationId}/accept`, undefined, {
+    token: staff.token,
+  })
+  if (accepted.status !== 200) throw new Error(`accept failed ${accepted.status} ${accepted.text}`)
+  return invited.body.invitationId as string
+}

@@ -45,6 +45,9 @@ export async function startStack(
     PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
     LOG_LEVEL: 'warn',
     JOB_INTERVAL_MS: '200',
+    // Scenarios (limits, sims, the load scripts' setup) grant far more in a day than a merchant may;
+    // the cap itself is tested with its own low value (test/security/suspension-and-grants.test.ts).
+    GRANT_DAILY_MAX_POINTS: '1000000000000',
     ...sandboxEnv(sandbox),
     ...opts.env,
   }

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { control } from '../../sandbox/testing.ts'
 import { expectWellFormed, secretsOf, send, snapshot } from '../fuzz/support.ts'
 import { apiClient } from '../harness/client.ts'
-import { activeMerchant, adminToken, idemKey, uniqueOpenid } from '../harness/fixtures.ts'
+import { activeMerchant, adminToken, enlistStaff, idemKey, uniqueOpenid } from '../harness/fixtures.ts'
 import { HOLDS, invariants, type Stack, startStack } from '../harness/stack.ts'
 
 let stack: Stack
@@ -44,12 +44,7 @@ async function until(probe: () => Promise<boolean>, ms = 5_000) {
 async function merchantSide(name: string, payer: { token: string }): Promise<MerchantSide> {
   const m = await activeMerchant(api, name)
   const staff = await api.login(uniqueOpenid(`staff-${name}`))
-  const added = await api.post(
-    '/api/merchant/staff',
-    { userId: staff.user.id, role: 'merchant_staff' },
-    { token: m.ownerToken },
-  )
-  expect(added.status).toBe(201)
+  await enlistStaff(api, m.ownerToken, { token: staff.token, id: staff.user.id })
   const order = await api.post(
     '/api/orders',
     { merchantId: m.merchantId, amountFen: 5_000 },
@@ -210,7 +205,8 @@ describe('staff read but never write', () => {
         ['POST', `/api/merchant/orders/${A.orderId}/refunds`, { amountFen: 1, reason: 'staff' }],
         ['POST', '/api/merchant/grants', { userId: A.staffId, points: 1_000, reason: 'me' }],
         ['POST', '/api/merchant/staff', { userId: bob.id, role: 'merchant_staff' }],
-        ['DELETE', `/api/merchant/staff/${A.staffId}`],
+        ['DELETE', `/api/merchant/staff/${A.ownerId}`],
+        ['DELETE', `/api/merchant/staff/${B.staffId}`],
       ],
       403,
       'FORBIDDEN',

@@ -9,6 +9,7 @@ import { buildNotification } from '../../sandbox/notifications.ts'
 import { control, notificationKeys } from '../../sandbox/testing.ts'
 import { secretsOf, send } from '../fuzz/support.ts'
 import { apiClient } from '../harness/client.ts'
+import { enlistStaff } from '../harness/fixtures.ts'
 import { ADMIN_OPENID, type Stack, startStack } from '../harness/stack.ts'
 
 const METRICS_TOKEN = `metrics-${crypto.randomUUID()}`
@@ -67,11 +68,7 @@ async function scenario() {
   await api.get('/api/admin/merchants', { token: admin.token })
   await api.get('/api/admin/audit-log', { token: admin.token })
   await api.get('/api/admin/stats', { token: admin.token })
-  await api.post(
-    '/api/merchant/staff',
-    { userId: staff.user.id, role: 'merchant_staff' },
-    { token: ownerToken },
-  )
+  await enlistStaff(api, ownerToken, { token: staff.token, id: staff.user.id })
   await api.get('/api/merchant', { token: ownerToken })
   await api.get('/api/merchant', { token: staff.token })
   await api.patch('/api/merchant', { description: `new ${PHONES[0]}` }, { token: ownerToken })

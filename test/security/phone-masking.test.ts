@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiClient } from '../harness/client.ts'
-import { adminToken, uniqueOpenid } from '../harness/fixtures.ts'
+import { adminToken, enlistStaff, uniqueOpenid } from '../harness/fixtures.ts'
 import { type Stack, startStack } from '../harness/stack.ts'
 
 const PHONE = '13912345678'
@@ -60,7 +60,7 @@ beforeAll(async () => {
   ])
   owner = (await api.login(ownerOpenid)).token
   const s = await api.login(uniqueOpenid('staff'))
-  await api.post('/api/merchant/staff', { userId: s.user.id, role: 'merchant_staff' }, { token: owner })
+  await enlistStaff(api, owner, { token: s.token, id: s.user.id })
   staff = s.token
   answers.push(['GET /api/merchant (staff)', (await api.get('/api/merchant', { token: staff })).text])
   answers.push(['GET /api/merchants/:id (public)', (await api.get(`/api/merchants/${merchantId}`)).text])
