@@ -1,6 +1,7 @@
 /** Deno entry: `deno run --allow-net --allow-env --allow-read edge/deno.ts`. */
 import { createEdgeApp } from './app.ts'
 import { ConfigError, parseConfig } from './config.ts'
+import { EdgeMetrics } from './observability/metrics.ts'
 import { runtimeDeps } from './runtime-deps.ts'
 
 interface ConnInfo {
@@ -30,9 +31,11 @@ try {
 }
 
 // The socket's peer is the only address a caller cannot forge; headers are ignored here.
-const app = createEdgeApp(
-  runtimeDeps(config, (_req, env) => (env as ConnInfo | undefined)?.remoteAddr.hostname),
-)
+const app = createEdgeApp({
+  ...runtimeDeps(config, (_req, env) => (env as ConnInfo | undefined)?.remoteAddr.hostname),
+  // One long-lived process: its counters are worth scraping (GET /metrics with METRICS_TOKEN).
+  observability: { metrics: new EdgeMetrics() },
+})
 
 Deno.serve(
   {

@@ -1,5 +1,6 @@
 import type { CacheStore } from './cache/store.ts'
 import type { EdgeConfig } from './config.ts'
+import type { EdgeObservability } from './observability/middleware.ts'
 import type { RateLimiter } from './rate-limit/limiter.ts'
 
 export interface EdgeUser {
@@ -16,6 +17,8 @@ export interface EdgeDeps {
   now: () => number
   /** The runtime decides where the caller's address comes from (CF-Connecting-IP, the socket, …). */
   clientIp: (request: Request, env: object | undefined) => string | undefined
+  /** Per-request log line and counters (edge/observability); the JSON log alone when absent. */
+  observability?: EdgeObservability
 }
 
 export interface EdgeEnv {
@@ -25,5 +28,9 @@ export interface EdgeEnv {
     body: Uint8Array<ArrayBuffer>
     clientIp: string
     user: EdgeUser | undefined
+    // Left by the cache, rate-limit and origin steps for edge/observability's request record.
+    cacheResult: 'hit' | 'miss' | undefined
+    rateLimit: 'allowed' | 'limited' | undefined
+    originTiming: { ms: number; failed: boolean } | undefined
   }
 }

@@ -3,6 +3,7 @@ import type { ExecutionContext, Hono } from 'hono'
 import { errorBody } from '../shared/errors.ts'
 import { createEdgeApp } from './app.ts'
 import { ConfigError, parseConfig } from './config.ts'
+import { AnalyticsEngineSink } from './observability/analytics-engine.ts'
 import { runtimeDeps } from './runtime-deps.ts'
 import type { EdgeEnv } from './types.ts'
 
@@ -19,9 +20,11 @@ export default {
   fetch(request: Request, env: Record<string, unknown>, ctx: ExecutionContext): Response | Promise<Response> {
     try {
       // Cloudflare overwrites CF-Connecting-IP with the real peer, so a client cannot choose it.
-      app ??= createEdgeApp(
-        runtimeDeps(parseConfig(env), (req) => req.headers.get('cf-connecting-ip') ?? undefined),
-      )
+      app ??= createEdgeApp({
+        ...runtimeDeps(parseConfig(env), (req) => req.headers.get('cf-connecting-ip') ?? undefined),
+        // Isolates come and go and cannot be scraped: counters go to Analytics Engine instead.
+        observability: { sinks: [AnalyticsEngineSink.fromBindings(env)].filter((s) => s !== undefined) },
+      })
     } catch (err) {
       if (err instanceof ConfigError) return misconfigured(err)
       throw err

@@ -38,9 +38,11 @@ export const publicCache = (store: CacheStore, ttlS: number, now: () => number, 
     const hit = await store.get(key)
     if (hit) {
       stats.hits++
+      c.set('cacheResult', 'hit')
       return toResponse(hit)
     }
     stats.misses++
+    c.set('cacheResult', 'miss')
     await next()
     c.res.headers.set('x-cache', 'MISS')
     if (!storable(c.res)) return
