@@ -2,6 +2,7 @@
  * The Deno deployment's observability over HTTP: one JSON log line per request on stdout, and the
  * counters scraped from GET /metrics with the METRICS_TOKEN bearer.
  */
+import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   type EdgeHandle,
@@ -122,5 +123,15 @@ describe('Deno edge observability', () => {
     expect((await get('/metrics', { authorization: 'Bearer not-the-token' })).status).toBe(401)
     const unguarded = await fetch(`${edgeWithoutToken.url}/metrics`)
     expect(unguarded.status).toBe(404)
+  })
+
+  it('exposes every edge metric the Grafana dashboard queries', async () => {
+    const dashboard = readFileSync('ops/grafana/dashboards/points.json', 'utf8')
+    const queried = new Set(
+      [...dashboard.matchAll(/\b(edge_[a-z_]+?)(?:_bucket|_sum|_count)?\{/g)].map((m) => m[1]!),
+    )
+    expect(queried.size).toBeGreaterThanOrEqual(5)
+    const families = new Set([...(await scrape()).matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!))
+    for (const name of queried) expect(families, name).toContain(name)
   })
 })
