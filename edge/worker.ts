@@ -10,7 +10,8 @@ import type { EdgeEnv } from './types.ts'
 let app: Hono<EdgeEnv> | undefined
 
 function misconfigured(err: ConfigError): Response {
-  console.error(err.message)
+  // One log event per problem, as the Deno and local entries print them.
+  for (const line of err.message.split('\n')) console.error(line)
   return Response.json(errorBody('INTERNAL', 'The edge is misconfigured', crypto.randomUUID()), {
     status: 500,
   })
