@@ -105,6 +105,8 @@ if [ ${#compose[@]} -gt 0 ]; then
 else
   missing "compose: docker-compose.yml is valid" docker-compose docker-compose
 fi
+check "image: the origin image runs Node 22 LTS, pinned to a patch release" \
+  grep -qE "^ARG NODE_VERSION=22\.[0-9]+\.[0-9]+$" ops/docker/origin.Dockerfile
 check "compose: every variable it reads is described in ops/env.example" bash -c '
   used=$(grep -oE "\\\$\{[A-Z0-9_]+[:}]" docker-compose.yml | tr -d "\${}:" | sort -u)
   listed=$(grep -oE "^[A-Z0-9_]+=" ops/env.example | tr -d = | sort -u)
