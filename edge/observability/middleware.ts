@@ -8,7 +8,7 @@ import { routeOf } from './route.ts'
 export interface EdgeObservability {
   /** Counters this process keeps and serves at /metrics (Deno, when METRICS_TOKEN is set). */
   metrics?: EdgeMetrics
-  /** Other destinations of each request's record: counters for /metrics, Analytics Engine. */
+  /** Other destinations of each request's record (Analytics Engine on Workers). */
   sinks?: RequestSink[]
   /** Where the JSON line goes; stdout on Deno, Workers Logs on Cloudflare. */
   log?: (line: string) => void
