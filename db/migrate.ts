@@ -2,6 +2,7 @@
  * Creates the database named in DATABASE_URL when it is missing, then applies drizzle-kit's
  * migrations. A named lock keeps two instances starting at once from migrating together.
  */
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { drizzle } from 'drizzle-orm/mysql2'
 import { migrate } from 'drizzle-orm/mysql2/migrator'
@@ -41,7 +42,9 @@ export async function migrateDatabase(url: string, log: (line: string) => void =
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const url = process.env.DATABASE_URL
+  // DATABASE_URL_FILE as in origin/config.ts: the URL carries the migration user's password.
+  const file = process.env.DATABASE_URL_FILE
+  const url = process.env.DATABASE_URL || (file ? readFileSync(file, 'utf8').trim() : undefined)
   if (!url) {
     console.error('DATABASE_URL is not set (e.g. mysql://root@127.0.0.1:3306/points)')
     process.exit(1)

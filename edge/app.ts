@@ -6,6 +6,8 @@ import { readBody } from './body.ts'
 import { type CacheStats, prefetchPageVersion, publicCache } from './cache/middleware.ts'
 import { canonicalPath } from './canonical-path.ts'
 import { errorResponse } from './error-response.ts'
+import { metricsEndpoint } from './observability/metrics-endpoint.ts'
+import { observe } from './observability/middleware.ts'
 import { forwardToOrigin } from './origin.ts'
 import { rateLimit } from './rate-limit/middleware.ts'
 import { requestId } from './request-id.ts'
@@ -29,6 +31,7 @@ export function createEdgeApp(deps: EdgeDeps) {
   })
   const signed = forwardToOrigin(deps, { signed: true })
 
+  app.use(observe(deps.observability))
   app.use(requestId(), securityHeaders())
   app.onError((err, c) => errorResponse(c, err))
   app.notFound((c) => errorResponse(c, new AppError('NOT_FOUND', 'No such route')))
@@ -46,6 +49,9 @@ export function createEdgeApp(deps: EdgeDeps) {
     const lookups = stats.hits + stats.misses
     return c.json({ status: 'ok', cache: { ...stats, hitRatio: lookups ? stats.hits / lookups : null } })
   })
+
+  const metrics = deps.observability?.metrics
+  if (metrics && config.METRICS_TOKEN) app.get('/metrics', metricsEndpoint(metrics, config.METRICS_TOKEN))
 
   for (const path of CALLBACK_PATHS) app.post(path, body, forwardToOrigin(deps, { signed: false }))
   app.on(['GET', 'HEAD'], [...DOC_PATHS], body, signed)

@@ -1,6 +1,6 @@
 /**
- * Edge settings from the environment (API.md §8). Parsed once per isolate; a missing or malformed
- * variable fails with one line naming it, so a bad deploy is obvious from the first log line.
+ * Edge settings from the environment (API.md §8). Parsed once per isolate; every missing or
+ * malformed variable is named at once, one line each, so a bad deploy is obvious from its first log.
  */
 // zod/mini: the same schemas at a fraction of the bundle (the full zod is ~780 KiB of the worker).
 import { z } from 'zod/mini'
@@ -38,6 +38,8 @@ const schema = z.object({
   TRUST_CF_CONNECTING_IP: z._default(z.enum(['true', 'false'], { error: 'must be true or false' }), 'false'),
   // Deno only (workerd's address is wrangler's business): 127.0.0.1 keeps a dev edge off the network.
   EDGE_HOST: z._default(z.string().check(z.minLength(1)), '0.0.0.0'),
+  // Deno only: the bearer Prometheus sends to GET /metrics; unset, the edge serves no /metrics.
+  METRICS_TOKEN: z.optional(z.string()),
 })
 
 export type EdgeConfig = z.output<typeof schema>
@@ -53,6 +55,12 @@ export function parseConfig(env: Record<string, unknown>): EdgeConfig {
   )
   const result = schema.safeParse(cleaned)
   if (result.success) return result.data
-  const issue = result.error.issues[0]!
-  throw new ConfigError(`edge configuration: ${String(issue.path[0])} ${issue.message}`)
+  const problems = new Map<string, string>()
+  for (const issue of result.error.issues) {
+    const name = String(issue.path[0])
+    if (!problems.has(name)) problems.set(name, cleaned[name] === undefined ? 'is required' : issue.message)
+  }
+  throw new ConfigError(
+    [...problems].map(([name, problem]) => `edge configuration: ${name} ${problem}`).join('\n'),
+  )
 }

@@ -1,6 +1,7 @@
 /** Deno entry: `deno run --allow-net --allow-env --allow-read edge/deno.ts`. */
 import { createEdgeApp } from './app.ts'
 import { ConfigError, parseConfig } from './config.ts'
+import { EdgeMetrics } from './observability/metrics.ts'
 import { runtimeDeps } from './runtime-deps.ts'
 
 interface ConnInfo {
@@ -32,13 +33,15 @@ try {
 // The socket's peer is the only address a caller cannot forge; CF-Connecting-IP counts only when
 // the operator says Cloudflare is in front (and the edge reachable through nothing else).
 const trustCf = config.TRUST_CF_CONNECTING_IP === 'true'
-const app = createEdgeApp(
-  runtimeDeps(config, (req, env) =>
+const app = createEdgeApp({
+  ...runtimeDeps(config, (req, env) =>
     trustCf
       ? (req.headers.get('cf-connecting-ip') ?? undefined)
       : (env as ConnInfo | undefined)?.remoteAddr.hostname,
   ),
-)
+  // One long-lived process: its counters are worth scraping (GET /metrics with METRICS_TOKEN).
+  observability: { metrics: new EdgeMetrics() },
+})
 
 Deno.serve(
   {

@@ -97,10 +97,13 @@ export const forwardToOrigin = (deps: EdgeDeps, { signed }: ForwardOptions) => {
     })
     let res: Response
     let answer: ArrayBuffer
+    const asked = performance.now()
     try {
       res = await deps.fetchOrigin(request)
       answer = await res.arrayBuffer()
+      c.set('originTiming', { ms: performance.now() - asked, failed: false })
     } catch (err) {
+      c.set('originTiming', { ms: performance.now() - asked, failed: true })
       console.error(`edge: origin unavailable for ${method} ${path}: ${(err as Error).message}`)
       throw new AppError(
         'ORIGIN_UNAVAILABLE',

@@ -1,6 +1,7 @@
 import type { CacheStore } from './cache/store.ts'
 import type { RequestTarget } from './canonical-path.ts'
 import type { EdgeConfig } from './config.ts'
+import type { EdgeObservability } from './observability/middleware.ts'
 import type { RateLimiter } from './rate-limit/limiter.ts'
 
 export interface EdgeUser {
@@ -21,6 +22,8 @@ export interface EdgeDeps {
   now: () => number
   /** The runtime decides where the caller's address comes from (CF-Connecting-IP, the socket, …). */
   clientIp: (request: Request, env: object | undefined) => string | undefined
+  /** Per-request log line and counters (edge/observability); the JSON log alone when absent. */
+  observability?: EdgeObservability
 }
 
 export interface EdgeEnv {
@@ -34,5 +37,9 @@ export interface EdgeEnv {
     /** Read ahead for cacheable merchant pages; undefined inside when it could not be read. */
     pageVersion: Promise<string | undefined> | undefined
     user: EdgeUser | undefined
+    // Left by the cache, rate-limit and origin steps for edge/observability's request record.
+    cacheResult: 'hit' | 'miss' | undefined
+    rateLimit: 'allowed' | 'limited' | undefined
+    originTiming: { ms: number; failed: boolean } | undefined
   }
 }

@@ -3,13 +3,15 @@ import type { ExecutionContext, Hono } from 'hono'
 import { errorBody } from '../shared/errors.ts'
 import { createEdgeApp } from './app.ts'
 import { ConfigError, parseConfig } from './config.ts'
+import { AnalyticsEngineSink } from './observability/analytics-engine.ts'
 import { runtimeDeps } from './runtime-deps.ts'
 import type { EdgeEnv } from './types.ts'
 
 let app: Hono<EdgeEnv> | undefined
 
 function misconfigured(err: ConfigError): Response {
-  console.error(err.message)
+  // One log event per problem, as the Deno and local entries print them.
+  for (const line of err.message.split('\n')) console.error(line)
   return Response.json(errorBody('INTERNAL', 'The edge is misconfigured', crypto.randomUUID()), {
     status: 500,
   })
@@ -23,11 +25,13 @@ export default {
         // Cloudflare overwrites CF-Connecting-IP with the real peer; `wrangler dev` passes on
         // whatever the client sent, so there the callers share one bucket rather than choose theirs.
         const trusted = config.TRUST_CF_CONNECTING_IP === 'true'
-        app = createEdgeApp(
-          runtimeDeps(config, (req) =>
+        app = createEdgeApp({
+          ...runtimeDeps(config, (req) =>
             trusted ? (req.headers.get('cf-connecting-ip') ?? undefined) : undefined,
           ),
-        )
+          // Isolates come and go and cannot be scraped: counters go to Analytics Engine instead.
+          observability: { sinks: [AnalyticsEngineSink.fromBindings(env)].filter((s) => s !== undefined) },
+        })
       }
     } catch (err) {
       if (err instanceof ConfigError) return misconfigured(err)

@@ -66,7 +66,7 @@ MYSQL_READER_PASSWORD=check-static-reader-0000
 MYSQL_REPLICATION_PASSWORD=check-static-repl-0000
 MYSQL_EXPORTER_PASSWORD=check-static-exporter-0000
 REDIS_PASSWORD=check-static-redis-0000
-SRH_TOKEN=check-static-srh-0000
+UPSTASH_BRIDGE_TOKEN=check-static-bridge-0000
 JWT_SECRET=check-static-jwt-secret-0000000000000000
 EDGE_SIGNING_SECRET=check-static-edge-0000
 PHONE_ENCRYPTION_KEYS=k1:Y2hlY2stc3RhdGljLWR1bW15LWtleS0wMDAwMDAwMDA=
@@ -91,9 +91,22 @@ if [ ${#compose[@]} -gt 0 ]; then
     out=$(grep -v ^JWT_SECRET= "$1" >"$1.nojwt"; "${@:2}" --env-file "$1.nojwt" -f docker-compose.yml config -q 2>&1)
     if [ $? -eq 0 ]; then echo "accepted a config without JWT_SECRET"; exit 1; fi
     grep -q "set JWT_SECRET" <<<"$out" || { echo "$out"; exit 1; }' _ "$tmp/compose.env" "${compose[@]}"
+  # On the resolved config (anchors merged), so a service cannot hide its image or command.
+  "${compose[@]}" --env-file "$tmp/compose.env" -f docker-compose.yml config >"$tmp/compose.resolved.yml" 2>/dev/null
+  check "compose: every image is pinned to a version (no latest, no bare major or minor tag)" bash -c '
+    bad=$(grep -E "^ +image: " "$1" | grep -vE "image: [^:]+:v?[0-9]+\.[0-9]+\.[0-9]+(-[a-z0-9.]+)?\$" |
+      grep -v "image: points-origin:")
+    [ -z "$bad" ] || { echo "unpinned: $bad"; exit 1; }' _ "$tmp/compose.resolved.yml"
+  check "compose: the Upstash REST endpoint is the bridge built from this repository, not SRH" bash -c '
+    ! grep -q "serverless-redis-http" "$1" &&
+    awk "/^  upstash-rest:/{on=1;next} /^  [a-z]/{on=0} on" "$1" >"$1.bridge" &&
+    grep -q "image: points-origin:" "$1.bridge" && grep -q "ops/upstash-bridge.ts" "$1.bridge" &&
+    grep -q "ops/upstash-bridge.ts" ops/docker/origin.Dockerfile' _ "$tmp/compose.resolved.yml"
 else
   missing "compose: docker-compose.yml is valid" docker-compose docker-compose
 fi
+check "image: the origin image runs Node 22 LTS, pinned to a patch release" \
+  grep -qE "^ARG NODE_VERSION=22\.[0-9]+\.[0-9]+$" ops/docker/origin.Dockerfile
 check "compose: every variable it reads is described in ops/env.example" bash -c '
   used=$(grep -oE "\\\$\{[A-Z0-9_]+[:}]" docker-compose.yml | tr -d "\${}:" | sort -u)
   listed=$(grep -oE "^[A-Z0-9_]+=" ops/env.example | tr -d = | sort -u)

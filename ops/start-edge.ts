@@ -24,7 +24,9 @@ function runtimeFromArgs(argv: string[]): Runtime {
 /** The edge's variables as a dotenv file: secrets go to wrangler through a 0600 file, not argv. */
 function writeEnvFile(dir: string, config: EdgeConfig): string {
   const path = join(dir, 'edge.env')
-  const lines = Object.entries(config).map(([name, value]) => `${name}=${JSON.stringify(String(value))}`)
+  const lines = Object.entries(config)
+    .filter(([, value]) => value !== undefined)
+    .map(([name, value]) => `${name}=${JSON.stringify(String(value))}`)
   writeFileSync(path, `${lines.join('\n')}\n`, { mode: 0o600 })
   return path
 }

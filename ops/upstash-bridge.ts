@@ -1,9 +1,11 @@
 /**
  * A local stand-in for Upstash's REST API in front of a plain Redis, so the edge code (which only
  * speaks Upstash REST) runs unchanged against the machine's Redis in dev and tests. It plays the
- * role SRH plays in docker-compose; see EDGE.md §2 for the protocol details it follows.
+ * role Upstash plays in production, here and in docker-compose; see EDGE.md §2 for the protocol
+ * details it follows.
  *
- * CLI: `tsx ops/upstash-bridge.ts` with BRIDGE_PORT (8079), BRIDGE_TOKEN (required), REDIS_URL.
+ * CLI: `tsx ops/upstash-bridge.ts` with BRIDGE_PORT (8079), BRIDGE_TOKEN (required), REDIS_URL and
+ * BRIDGE_HOST (127.0.0.1; 0.0.0.0 in docker-compose, where the edge reaches it over the network).
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
@@ -231,6 +233,7 @@ async function main() {
     port: Number(process.env.BRIDGE_PORT ?? 8079),
     token,
     redisUrl: process.env.REDIS_URL ?? DEFAULT_REDIS_URL,
+    host: process.env.BRIDGE_HOST || undefined,
   })
   console.log(`upstash-bridge: listening on ${bridge.url}`)
   const stop = () => bridge.close().then(() => process.exit(0))

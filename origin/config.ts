@@ -1,11 +1,15 @@
 /**
- * The origin's whole configuration, parsed once from the environment (API.md §8). A missing or
- * malformed variable stops start-up with one line naming it.
+ * The origin's whole configuration, parsed once from the environment (API.md §8). Every missing or
+ * malformed variable is reported at once, one line each, so one failed start names them all.
  */
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 
-const SECRET_NAMES = [
+/** Settings that may come from `NAME_FILE` (Docker/K8s secrets): the secrets, and the URLs holding passwords. */
+const FILE_NAMES = [
+  'DATABASE_URL',
+  'DATABASE_READ_URL',
+  'REDIS_URL',
   'JWT_SECRET',
   'EDGE_SIGNING_KEYS',
   'METRICS_TOKEN',
@@ -16,7 +20,7 @@ const SECRET_NAMES = [
   'PHONE_ENCRYPTION_KEYS',
 ] as const
 
-const port = z.coerce.number().int().min(1).max(65535)
+const port = z.coerce.number({ error: 'must be a port number (1-65535)' }).int().min(1).max(65535)
 const positiveSeconds = z.coerce
   .number()
   .int()
@@ -116,12 +120,20 @@ const schema = z.object({
 export type OriginConfig = z.infer<typeof schema>
 export type Env = Record<string, string | undefined>
 
-/** `NAME_FILE=/path` supplies the secret NAME from a file (Docker/K8s secrets). */
-function resolveSecretFiles(env: Env): Env {
+/** `NAME_FILE=/path` supplies NAME from a file; an unreadable file is a problem of its own. */
+function resolveFiles(env: Env, problems: Map<string, string>): Env {
   const out: Env = { ...env }
-  for (const name of SECRET_NAMES) {
+  for (const name of FILE_NAMES) {
     const file = env[`${name}_FILE`]
-    if (file && !env[name]) out[name] = readFileSync(file, 'utf8').trim()
+    if (!file || env[name]) continue
+    try {
+      out[name] = readFileSync(file, 'utf8').trim()
+    } catch (err) {
+      problems.set(
+        `${name}_FILE`,
+        `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}: ${file})`,
+      )
+    }
   }
   return out
 }
@@ -131,19 +143,26 @@ function dropBlank(env: Env): Env {
   return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
 }
 
-export class ConfigError extends Error {}
+/** Carries one `configuration: NAME problem` line per bad variable, in `problems` and in the message. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'))
+  }
+}
 
 export function loadConfig(env: Env = process.env): OriginConfig {
-  const parsed = schema.safeParse(dropBlank(resolveSecretFiles(env)))
-  if (parsed.success) {
-    // In production /metrics is never open: it names routes, volumes and error rates.
-    if (parsed.data.NODE_ENV === 'production' && !parsed.data.METRICS_TOKEN) {
-      throw new ConfigError('configuration: METRICS_TOKEN is not set (required when NODE_ENV=production)')
-    }
-    return parsed.data
+  const problems = new Map<string, string>()
+  const resolved = dropBlank(resolveFiles(env, problems))
+  const parsed = schema.safeParse(resolved)
+  // In production /metrics is never open: it names routes, volumes and error rates.
+  if (resolved.NODE_ENV === 'production' && !resolved.METRICS_TOKEN && !problems.has('METRICS_TOKEN_FILE'))
+    problems.set('METRICS_TOKEN', 'is not set (required when NODE_ENV=production)')
+  if (parsed.success && problems.size === 0) return parsed.data
+  for (const issue of parsed.error?.issues ?? []) {
+    const name = String(issue.path[0] ?? 'environment')
+    // A variable whose _FILE could not be read is already reported; the first issue per name is enough.
+    if (problems.has(name) || problems.has(`${name}_FILE`)) continue
+    problems.set(name, resolved[name] === undefined ? 'is not set' : issue.message)
   }
-  const issue = parsed.error.issues[0]!
-  const name = String(issue.path[0] ?? 'environment')
-  const problem = env[name] === undefined || env[name] === '' ? 'is not set' : issue.message
-  throw new ConfigError(`configuration: ${name} ${problem}`)
+  throw new ConfigError([...problems].map(([name, problem]) => `configuration: ${name} ${problem}`))
 }

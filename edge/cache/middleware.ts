@@ -74,9 +74,11 @@ export const publicCache = (store: CacheStore, ttlS: number, now: () => number, 
     const hit = key ? await store.get(key) : undefined
     if (hit) {
       stats.hits++
+      c.set('cacheResult', 'hit')
       return toResponse(hit, Math.max(0, Math.floor((hit.expiresAt - now()) / 1000)))
     }
     stats.misses++
+    c.set('cacheResult', 'miss')
     await next()
     c.res.headers.set('x-cache', 'MISS')
     if (!storable(c.res)) return

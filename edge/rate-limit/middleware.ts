@@ -63,6 +63,7 @@ export const rateLimit = (config: EdgeConfig, limiter: RateLimiter) =>
   createMiddleware<EdgeEnv>(async (c, next) => {
     const rules = rulesFor(c.req.method, c.get('target').path, c.get('clientIp'), c.get('user'), config)
     const decision = await limiter.check(rules)
+    c.set('rateLimit', decision.allowed ? 'allowed' : 'limited')
     const headers = rateLimitHeaders(decision)
     if (!decision.allowed)
       throw new AppError('RATE_LIMITED', 'Too many requests, slow down', undefined, headers)

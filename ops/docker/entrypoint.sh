@@ -4,8 +4,8 @@
 # 1. dev profile only (WECHAT_ENV_DIR set): wait for the WeChat sandbox to publish this run's keys
 #    in the shared volume (ops/docker/sandbox.ts) and export them. One file per variable because
 #    the PEM keys span lines, which an env file cannot carry portably.
-# 2. For each secret the origin can read from NAME_FILE, fail with one line if the file is
-#    missing, instead of a Node stack trace from readFileSync.
+# 2. For each setting the origin can read from NAME_FILE, name every file that is missing (one
+#    line each) and stop, before any service (migrate, edge, sandbox too) gets to start.
 set -eu
 
 if [ -n "${WECHAT_ENV_DIR:-}" ]; then
@@ -29,15 +29,17 @@ if [ -n "${WECHAT_ENV_DIR:-}" ]; then
   echo "entrypoint: using the WeChat sandbox at ${WECHAT_PAY_BASE_URL:-?}" >&2
 fi
 
-for name in JWT_SECRET EDGE_SIGNING_KEYS METRICS_TOKEN WECHAT_APP_SECRET WECHAT_MCH_PRIVATE_KEY \
-  WECHAT_APIV3_KEY WECHAT_PAY_PUBLIC_KEY PHONE_ENCRYPTION_KEYS; do
+missing=0
+for name in DATABASE_URL DATABASE_READ_URL REDIS_URL JWT_SECRET EDGE_SIGNING_KEYS METRICS_TOKEN \
+  WECHAT_APP_SECRET WECHAT_MCH_PRIVATE_KEY WECHAT_APIV3_KEY WECHAT_PAY_PUBLIC_KEY PHONE_ENCRYPTION_KEYS; do
   eval "file=\${${name}_FILE:-}"
   eval "value=\${${name}:-}"
   # A value set directly wins over NAME_FILE (the origin's rule), so a missing file is fine then.
   if [ -n "$file" ] && [ -z "$value" ] && [ ! -r "$file" ]; then
     echo "configuration: ${name}_FILE names $file, which does not exist or is not readable" >&2
-    exit 1
+    missing=1
   fi
 done
+[ "$missing" -eq 0 ] || exit 1
 
 exec "$@"

@@ -1,12 +1,15 @@
 # One image for everything of ours in docker-compose.yml: the origin (default command), the
-# one-shot `migrate`, the edge under `wrangler dev`, and the dev-profile WeChat sandbox.
+# one-shot `migrate`, the edge under `wrangler dev`, the Upstash-REST bridge, and the dev-profile
+# WeChat sandbox.
 # Build from the repo root:  docker build -f ops/docker/origin.Dockerfile -t points-origin .
 #
 # The origin runs as one bundled ES module (dist/origin.mjs, built by ops/build-origin.mjs with
 # esbuild, exactly as `npm run start:origin` builds it); the edge, migrate and sandbox services run
 # their TypeScript with tsx (a runtime dependency).
 
-ARG NODE_VERSION=20
+# Node 22 LTS, pinned to a patch release (bump deliberately). The code also runs on Node 20, which
+# CI uses until its machines move (package.json engines >=20); production runs this image or Node 22.
+ARG NODE_VERSION=22.22.2
 
 # ---- deps: production node_modules only, from the lockfile -------------------------------------
 FROM node:${NODE_VERSION}-bookworm-slim AS deps

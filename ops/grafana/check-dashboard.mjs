@@ -29,6 +29,19 @@ const REQUIRED = [
   ['gifts by status', (e) => /by \(status\)[\s\S]*gifts_total/.test(e)],
   ['orders by status', (e) => /by \(status\)[\s\S]*orders_total/.test(e)],
   ['job last success age', (e) => /time\(\) - [\s\S]*job_last_success_timestamp_seconds/.test(e)],
+  // The edge row (metrics of edge/observability/metrics.ts, Prometheus job "edge").
+  ['edge requests', (e) => /rate\(edge_http_requests_total\{/.test(e)],
+  [
+    'edge cache hit ratio',
+    (e) => /edge_cache_lookups_total\{[^}]*result="hit"[\s\S]*\/[\s\S]*edge_cache_lookups_total/.test(e),
+  ],
+  ['edge 429s', (e) => /edge_rate_limit_decisions_total\{[^}]*decision="limited"/.test(e)],
+  [
+    'edge latency P95',
+    (e) => /histogram_quantile\(0\.95,[\s\S]*edge_http_request_duration_seconds_bucket/.test(e),
+  ],
+  ['edge origin latency', (e) => /histogram_quantile\([\s\S]*edge_origin_duration_seconds_bucket/.test(e)],
+  ['edge origin failures', (e) => /edge_origin_failures_total/.test(e)],
 ]
 
 const args = process.argv.slice(2)

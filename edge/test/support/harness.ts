@@ -27,6 +27,8 @@ export interface OriginHandle {
 
 export interface EdgeHandle {
   url: string
+  /** What the edge printed so far: Deno's stdout and stderr (workerd's goes through wrangler's logger). */
+  output(): string
   close(): Promise<void>
 }
 
@@ -73,7 +75,7 @@ async function startWorkerd(env: Record<string, string>): Promise<EdgeHandle> {
   })
   await worker.ready
   const url = (await worker.url).origin
-  return { url, close: () => worker.dispose() }
+  return { url, output: () => '', close: () => worker.dispose() }
 }
 
 async function startDeno(env: Record<string, string>): Promise<EdgeHandle> {
@@ -119,6 +121,7 @@ async function startDeno(env: Record<string, string>): Promise<EdgeHandle> {
   })
   return {
     url: `http://127.0.0.1:${port}`,
+    output: () => output,
     async close() {
       child.kill('SIGTERM')
       await exited

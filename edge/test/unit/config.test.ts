@@ -44,4 +44,22 @@ describe('parseConfig', () => {
       expect((err as Error).message).not.toContain('\n')
     }
   })
+
+  it('names every missing or malformed variable at once, one line each', () => {
+    let message = ''
+    try {
+      parseConfig({ ORIGIN_URL: 'localhost:3000', RATE_LIMIT_IP_MAX: '-1' })
+    } catch (err) {
+      message = (err as Error).message
+    }
+    expect(message.split('\n').sort()).toEqual([
+      'edge configuration: EDGE_SIGNING_KEY_ID is required',
+      'edge configuration: EDGE_SIGNING_SECRET is required',
+      'edge configuration: JWT_SECRET is required',
+      'edge configuration: ORIGIN_URL must be an http(s) URL',
+      'edge configuration: RATE_LIMIT_IP_MAX must be a positive integer',
+      'edge configuration: UPSTASH_REDIS_REST_TOKEN is required',
+      'edge configuration: UPSTASH_REDIS_REST_URL is required',
+    ])
+  })
 })
