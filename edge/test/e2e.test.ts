@@ -124,6 +124,32 @@ describe.each<Runtime>(['workerd', 'deno'])('edge on %s → origin', (runtime) =
     expect(seen.body).toMatchObject({ status: 'PAID', pointsAwarded: 42 })
   })
 
+  it('takes a suspended merchant page out of the cache at once, and its owner can no longer write', async () => {
+    const admin = await login(ADMIN_OPENID)
+    const owner = await login(`e2e-${runtime}-suspended`)
+    const applied = await call('POST', '/api/merchants/applications', {
+      token: owner,
+      body: { name: 'Soon Suspended', contactPhone: '13800138000' },
+    })
+    const id = applied.body.merchantId
+    await call('POST', `/api/admin/merchants/${id}/approve`, { token: admin })
+    expect((await call('GET', `/api/merchants/${id}`)).headers.get('x-cache')).toBe('MISS')
+    const hit = await call('GET', `/api/merchants/${id}`)
+    expect(hit.headers.get('x-cache')).toBe('HIT')
+    expect(hit.status).toBe(200)
+
+    expect((await call('POST', `/api/admin/merchants/${id}/suspend`, { token: admin })).status).toBe(200)
+    const after = await call('GET', `/api/merchants/${id}`)
+    expect(after.status).toBe(404)
+    expect(after.headers.get('x-cache')).toBe('MISS')
+    const rule = await call('PUT', '/api/merchant/rule', {
+      token: owner,
+      body: { earnPoints: 1, perFen: 100, minOrderFen: 0, maxPointsPerOrder: null, dailyCapPerUser: null },
+    })
+    expect(rule.status).toBe(422)
+    expect(rule.body.error.code).toBe('MERCHANT_NOT_ACTIVE')
+  })
+
   it('serves the OpenAPI document and the docs page from the origin', async () => {
     const doc = await call('GET', '/openapi.json')
     expect(doc.status).toBe(200)

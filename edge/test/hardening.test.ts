@@ -5,8 +5,10 @@
  * bumps its version — with no browser told to keep it longer than the edge would.
  */
 import { Redis } from '@upstash/redis'
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Bridge, startBridge } from '../../ops/upstash-bridge.ts'
 import { merchantPageVersionKey } from '../../shared/merchant-page-version.ts'
+import { REDIS_URL } from '../../test/harness/stack.ts'
 import {
   deadUrl,
   type EdgeHandle,
@@ -22,16 +24,25 @@ const IP_LIMIT = 4
 let origin: OriginHandle
 /** Low per-IP limit; the Deno one counts in its own isolate (its callers all share 127.0.0.1). */
 const limited = {} as Record<Runtime, EdgeHandle>
-/** Limits out of the way, on the shared Redis (page versions live there). */
+/**
+ * Limits out of the way, on a Redis database of their own (page versions live there): their
+ * 127.0.0.1 traffic must not count against the limits other files count exactly.
+ */
 const edges = {} as Record<Runtime, EdgeHandle>
 let untrustingWorkerd: EdgeHandle
-const redis = () =>
-  new Redis({ url: inject('upstashUrl'), token: inject('upstashToken'), automaticDeserialization: false })
+let bridge: Bridge
+const BRIDGE_TOKEN = `hardening-${crypto.randomUUID()}`
+const redis = () => new Redis({ url: bridge.url, token: BRIDGE_TOKEN, automaticDeserialization: false })
 
 beforeAll(async () => {
   origin = await startOrigin()
   const low = edgeEnv(origin.url, { RATE_LIMIT_IP_MAX: String(IP_LIMIT) })
-  const high = edgeEnv(origin.url, { RATE_LIMIT_IP_MAX: '100000' })
+  bridge = await startBridge({ port: 0, token: BRIDGE_TOKEN, redisUrl: `${REDIS_URL}/6` })
+  const high = edgeEnv(origin.url, {
+    RATE_LIMIT_IP_MAX: '100000',
+    UPSTASH_REDIS_REST_URL: bridge.url,
+    UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
+  })
   ;[limited.workerd, limited.deno, edges.workerd, edges.deno, untrustingWorkerd] = await Promise.all([
     startEdge('workerd', low),
     startEdge('deno', { ...low, UPSTASH_REDIS_REST_URL: await deadUrl() }),
@@ -46,6 +57,7 @@ afterAll(async () => {
     [limited.workerd, limited.deno, edges.workerd, edges.deno, untrustingWorkerd].map((e) => e?.close()),
   )
   await origin?.close()
+  await bridge?.close()
 })
 
 describe.each(['workerd', 'deno'] as const)('%s edge', (runtime) => {

@@ -1,7 +1,8 @@
 /**
  * The real origin, WeChat sandbox, MariaDB and Redis for edge tests that go end to end, with an
  * Upstash bridge of their own on a separate Redis database: these edges' rate-limit counters (all
- * Deno callers are 127.0.0.1) must not eat into the limits the contract tests count exactly.
+ * Deno callers are 127.0.0.1) must not eat into the limits the contract tests count exactly. The
+ * origin uses that database too.
  */
 import { randomUUID } from 'node:crypto'
 import { startBridge } from '../../../ops/upstash-bridge.ts'
@@ -16,11 +17,14 @@ export interface RealStack {
 }
 
 export async function startRealStack(redisDb: number): Promise<RealStack> {
+  // The origin and the edge share that database, as in production they share one Redis: the origin
+  // bumps merchant page versions there and the edge reads them into its cache keys.
+  const redisUrl = `${REDIS_URL}/${redisDb}`
   const stack = await startStack({
-    env: { JWT_SECRET, EDGE_SIGNING_KEYS: `${SIGNING_KEY_ID}:${SIGNING_SECRET}` },
+    env: { JWT_SECRET, EDGE_SIGNING_KEYS: `${SIGNING_KEY_ID}:${SIGNING_SECRET}`, REDIS_URL: redisUrl },
   })
   const token = `bridge-${randomUUID()}`
-  const bridge = await startBridge({ port: 0, token, redisUrl: `${REDIS_URL}/${redisDb}` })
+  const bridge = await startBridge({ port: 0, token, redisUrl })
   return {
     stack,
     edgeEnv: (overrides = {}) =>

@@ -91,7 +91,7 @@ describe('edge request log and counters', () => {
     expect(byId['r-limited']).toMatchObject({ status: 429, limiter: 'limited', originMs: null })
     expect(byId['r-health']).toMatchObject({
       route: '/health',
-      limiter: 'none',
+      limiter: 'allowed',
       cache: 'none',
       originMs: null,
     })
@@ -154,7 +154,8 @@ describe('edge request log and counters', () => {
     expect(text).toContain('edge_cache_lookups_total{result="hit"} 1')
     expect(text).toContain('edge_http_request_duration_seconds_count{route="/api/merchants/:id"} 2')
     expect(text).toContain('edge_origin_duration_seconds_count 1')
-    expect(text).toContain('edge_rate_limit_decisions_total{decision="allowed"} 2')
+    // The two page reads and the two refused scrapes before this one: every path is limited.
+    expect(text).toContain('edge_rate_limit_decisions_total{decision="allowed"} 4')
   })
 
   it('has no /metrics without METRICS_TOKEN', async () => {
