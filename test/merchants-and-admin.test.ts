@@ -78,7 +78,19 @@ describe('merchant applications and review', () => {
     expect(bad.body.error.details.field).toBe('contactPhone')
     expect((await api.get('/api/admin/merchants', { token: u.token })).status).toBe(403)
     expect((await api.get('/api/admin/stats', { token: u.token })).status).toBe(403)
-    expect((await api.post('/api/admin/merchants/abc/approve', undefined, { token: admin })).status).toBe(400)
+    // Ids are opaque: one we could not have issued is simply not found, on every :id route.
+    for (const path of [
+      '/api/merchants/does-not-exist',
+      '/api/merchants/0',
+      `/api/merchants/${'9'.repeat(40)}`,
+      '/api/orders/abc',
+      '/api/points/gifts/not-a-code',
+    ]) {
+      const res = await api.get(path, { token: u.token })
+      expect(res.status, path).toBe(404)
+      expect(res.body.error.code).toBe('NOT_FOUND')
+    }
+    expect((await api.post('/api/admin/merchants/abc/approve', undefined, { token: admin })).status).toBe(404)
     expect((await api.post('/api/admin/merchants/999999/approve', undefined, { token: admin })).status).toBe(
       404,
     )

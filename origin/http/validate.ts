@@ -20,12 +20,18 @@ export function validationError(issues: z.core.$ZodIssue[]): AppError {
   })
 }
 
+/**
+ * Ids are opaque (API.md): a path id we could not have issued names nothing, so it is 404 like any
+ * other unknown id, not a 400 that tells a prober which shapes are "ours".
+ */
 export const valid = <Target extends keyof ValidationTargets, S extends z.ZodType>(
   target: Target,
   schema: S,
 ) =>
   zValidator(target, schema, (result) => {
-    if (!result.success) throw validationError(result.error.issues)
+    if (result.success) return
+    if (target === 'param') throw new AppError('NOT_FOUND', 'No such resource')
+    throw validationError(result.error.issues)
   })
 
 /** Bodies must be declared JSON: a form or text body is refused instead of being read as `{}`. */
