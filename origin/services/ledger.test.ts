@@ -32,21 +32,36 @@ afterAll(async () => {
 
 it('keeps balances exact when the driver hands BIGINTs back as strings', async () => {
   const now = new Date()
-  await ensureAccount(db, userAccount(7), now)
+  // Real rows: foreign keys back every user and merchant a transfer names.
+  const [{ insertId: userId }] = await db
+    .insert(schema.users)
+    .values({ openid: 'string-test', createdAt: now, updatedAt: now })
+  const [{ insertId: merchantId }] = await db.insert(schema.merchants).values({
+    ownerUserId: userId,
+    name: 'String Test',
+    contactPhone: 'x',
+    status: 'ACTIVE',
+    earnPoints: 1,
+    perFen: 100,
+    minOrderFen: 0,
+    createdAt: now,
+    updatedAt: now,
+  })
+  await ensureAccount(db, userAccount(userId), now)
   for (const [i, points] of [10, 5, 20].entries()) {
     const moved = await runTx(db, (tx) =>
       transfer(tx, {
         businessKey: `GRANT:string-test:${i}`,
         kind: 'MERCHANT_GRANT',
-        debit: merchantIssuance(3),
-        credit: userAccount(7),
+        debit: merchantIssuance(merchantId),
+        credit: userAccount(userId),
         points,
-        merchantId: 3,
+        merchantId,
         now,
       }),
     )
     expect(moved.applied).toBe(true)
   }
-  expect(await balanceOf(db, 7)).toEqual({ balance: 35, heldInGifts: 0, totalEarned: 35 })
+  expect(await balanceOf(db, userId)).toEqual({ balance: 35, heldInGifts: 0, totalEarned: 35 })
   expect(await checkLedgerInvariants(db)).toEqual(HOLDS)
 })
