@@ -3,11 +3,14 @@
  * while requests are still served for SHUTDOWN_DRAIN_MS, then stop accepting, let accepted requests
  * and job runs finish, close the pools and exit — within 10 s.
  */
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { serve } from '@hono/node-server'
 import { createOriginApp } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { createDeps, originJobs } from './deps.ts'
+import { shareWorkerMetrics } from './http/worker-metrics.ts'
 import { startJobs } from './jobs/runner.ts'
 
 const SHUTDOWN_DEADLINE_MS = 10_000
@@ -53,8 +56,18 @@ async function main() {
   }
   const deps = createDeps(config)
   await redisConnected(deps)
+  // PM2 numbers its instances; its cluster workers share one port, so /metrics merges them all.
+  const instance = process.env.NODE_APP_INSTANCE
+  const workers =
+    instance === undefined
+      ? undefined
+      : await shareWorkerMetrics(
+          deps.metrics.registry,
+          join(tmpdir(), `points-origin-${config.PORT}`),
+          instance,
+        )
   let draining = false
-  const app = createOriginApp(deps, { draining: () => draining })
+  const app = createOriginApp(deps, { draining: () => draining, metrics: workers?.text })
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
     deps.log.info('origin listening', { port: info.port, pid: process.pid })
   })
@@ -68,6 +81,7 @@ async function main() {
   const shutdown = (signal: string) => {
     if (draining) return
     draining = true
+    void workers?.close()
     deps.log.info('shutting down', { signal, drainMs: config.SHUTDOWN_DRAIN_MS })
     setTimeout(() => {
       deps.log.error('shutdown deadline passed; exiting')
