@@ -44,16 +44,7 @@ function redisConnected(deps: ReturnType<typeof createDeps>): Promise<void> {
 }
 
 async function main() {
-  let config: ReturnType<typeof loadConfig>
-  try {
-    config = loadConfig()
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message)
-      process.exit(1)
-    }
-    throw err
-  }
+  const config = loadConfig()
   const deps = createDeps(config)
   await redisConnected(deps)
   // PM2 numbers its instances; its cluster workers share one port, so /metrics merges them all.
@@ -100,4 +91,11 @@ async function main() {
   process.on('SIGINT', () => shutdown('SIGINT'))
 }
 
-await main()
+// A start-up that fails ends the process with an error (under PM2 an unhandled rejection is only
+// logged, leaving a worker "online" that never listens) — a moment after saying why, because a PM2
+// cluster worker ships its output to the daemon asynchronously and an immediate exit loses it.
+await main().catch((err: unknown) => {
+  console.error(err instanceof ConfigError ? err.message : err)
+  process.exitCode = 1
+  setTimeout(() => process.exit(1), 300)
+})

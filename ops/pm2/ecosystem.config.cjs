@@ -32,7 +32,8 @@ const nodeArgs = [...(existsSync(envFile) ? [`--env-file=${envFile}`] : []), '--
 module.exports = {
   apps: [
     {
-      name: 'points-origin',
+      // ops/deploy.sh starts a new release once as `points-origin-canary` on a spare port first.
+      name: process.env.POINTS_APP_NAME || 'points-origin',
       cwd: root,
       script: 'dist/origin.mjs',
       interpreter: 'node',

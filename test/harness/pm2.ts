@@ -40,7 +40,9 @@ export function pm2Sandbox(): Pm2 {
     home,
     pm2,
     async list() {
-      return JSON.parse(await pm2(['jlist'])) as Pm2Process[]
+      // A daemon that is not running yet is started first, with a banner before the JSON.
+      const out = await pm2(['jlist'])
+      return JSON.parse(out.slice(out.indexOf('['))) as Pm2Process[]
     },
     async kill() {
       await pm2(['kill']).catch(() => undefined)
