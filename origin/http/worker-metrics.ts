@@ -5,7 +5,7 @@
  * them all. Every series carries a `worker` label, so a restarted worker's counters reset on their
  * own series (which rate() handles) instead of making a summed counter drop.
  */
-import { mkdirSync, readdirSync, unlinkSync } from 'node:fs'
+import { mkdirSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs'
 import { createServer, request } from 'node:http'
 import { join } from 'node:path'
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client'
@@ -88,6 +88,17 @@ export async function shareWorkerMetrics(
       const all = [await registry.getMetricsAsJSON(), ...answers.filter((a): a is MetricsJson => a !== null)]
       return AggregatorRegistry.aggregate(all).metrics()
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) =>
+        server.close(() => {
+          // The last worker of a port out leaves no empty directory behind.
+          try {
+            rmdirSync(dir)
+          } catch {
+            // peers still use it
+          }
+          resolve()
+        }),
+      ),
   }
 }

@@ -58,7 +58,7 @@ function edit(file: string, from: string, to: string) {
 async function script(name: string, ...args: string[]) {
   return run('bash', [join(ROOT, 'ops', name), ...args], {
     env: { ...process.env, ...env },
-    timeout: 300_000,
+    timeout: 200_000,
   }).then(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
     (err: { code: number; stdout: string; stderr: string }) => ({
