@@ -112,10 +112,11 @@ check "compose: every variable it reads is described in ops/env.example" bash -c
   listed=$(grep -oE "^[A-Z0-9_]+=" ops/env.example | tr -d = | sort -u)
   gaps=$(comm -23 <(echo "$used") <(echo "$listed"))
   [ -z "$gaps" ] || { echo "not in ops/env.example: $gaps"; exit 1; }'
-check "compose: shell scripts parse (entrypoint, MySQL init, render, secrets-init)" bash -c '
+check "shell scripts parse (entrypoint, MySQL init, render, secrets-init, deploy, rollback, backup, restore)" bash -c '
   sh -n ops/docker/entrypoint.sh && sh -n ops/alertmanager/render.sh &&
   bash -n ops/mysql/primary/initdb/10-users.sh && bash -n ops/mysql/replica/initdb/10-replication.sh &&
-  bash -n ops/docker/secrets-init.sh'
+  bash -n ops/docker/secrets-init.sh && bash -n ops/deploy.sh && bash -n ops/rollback.sh &&
+  bash -n ops/backup.sh && bash -n ops/restore.sh && bash -n ops/lib/release.sh && bash -n ops/lib/mysql-url.sh'
 
 # ---- Prometheus ----------------------------------------------------------------------------------
 if need promtool prometheus; then
@@ -226,6 +227,13 @@ check "pm2: ecosystem.config.cjs loads (cluster, node + the bundled origin, kill
   if (!app.max_memory_restart) bad.push('no max_memory_restart')
   if (!require('node:fs').existsSync(require('node:path').join(app.cwd, app.script))) bad.push('script not found')
   if (bad.length) { console.error(bad.join('; ')); process.exit(1) }"
+
+# ---- logrotate -----------------------------------------------------------------------------------
+if need logrotate logrotate; then
+  check "logrotate: ops/logrotate/points-app passes logrotate -d" logrotate -d -s "$tmp/logrotate.state" ops/logrotate/points-app
+else
+  missing "logrotate: ops/logrotate/points-app" logrotate logrotate
+fi
 
 echo
 echo "check-static: $passes passed, $failures failed"

@@ -94,6 +94,8 @@ run('origin', ['--import', 'tsx', 'origin/main.ts'], {
   ADMIN_OPENIDS: env('ADMIN_OPENIDS', 'admin'),
   PHONE_ENCRYPTION_KEYS: env('PHONE_ENCRYPTION_KEYS', `dev:${secrets.phoneKey}`),
   PUBLIC_BASE_URL: env('PUBLIC_BASE_URL', originUrl),
+  // No load balancer to drain from: Ctrl-C stops at once.
+  SHUTDOWN_DRAIN_MS: env('SHUTDOWN_DRAIN_MS', '0'),
   ...sandboxEnv(sandbox),
 })
 log(

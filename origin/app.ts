@@ -15,7 +15,7 @@ import { docsRoutes } from './routes/docs.ts'
 import { meRoutes } from './routes/me.ts'
 import { merchantConsoleRoutes } from './routes/merchant-console.ts'
 import { merchantRoutes } from './routes/merchants.ts'
-import { opsRoutes } from './routes/ops.ts'
+import { opsRoutes, type ServingState } from './routes/ops.ts'
 import { orderRoutes } from './routes/orders.ts'
 import { pointsRoutes } from './routes/points.ts'
 import { wechatCallbackRoutes } from './routes/wechat-callbacks.ts'
@@ -24,7 +24,7 @@ export const MAX_BODY_BYTES = 64 * 1024
 /** WeChat calls these directly: they carry WeChat's signature, never the edge's (API.md §5). */
 export const WECHAT_CALLBACK_PATHS = ['/api/payment/callback', '/api/refund/callback']
 
-export function createOriginApp(deps: OriginDeps) {
+export function createOriginApp(deps: OriginDeps, serving: ServingState = {}) {
   const app = new Hono<AppEnv>()
   app.onError(createErrorHandler(deps.log))
   app.notFound(notFound)
@@ -50,7 +50,7 @@ export function createOriginApp(deps: OriginDeps) {
       jsonOnly,
     ),
   )
-  app.route('/', opsRoutes(deps))
+  app.route('/', opsRoutes(deps, serving))
   app.route('/', docsRoutes())
   app.route('/api/auth', authRoutes(deps))
   app.route('/api/me', meRoutes(deps))

@@ -103,6 +103,8 @@ const schema = z.object({
   GIFT_TTL_SECONDS: positiveSeconds.default(86400),
   /** Under the edge's ORIGIN_TIMEOUT_MS (10 s), so the client gets the origin's clean 503. */
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(8000),
+  /** How long a stopping origin keeps accepting after /ready turns 503, so load balancers stop sending first. */
+  SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(8000).default(3000),
   JOB_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(5000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   WECHAT_APPID: z.string().min(1).max(32),

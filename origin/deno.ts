@@ -37,7 +37,8 @@ await new Promise<void>((resolve) => {
     resolve()
   })
 })
-const app = createOriginApp(deps)
+let draining = false
+const app = createOriginApp(deps, { draining: () => draining })
 const server = Deno.serve(
   {
     port: config.PORT,
@@ -48,19 +49,21 @@ const server = Deno.serve(
 )
 const jobs = startJobs(originJobs(deps), config.JOB_INTERVAL_MS, deps.log, deps.metrics)
 
-let stopping = false
 function shutdown(signal: string) {
-  if (stopping) return
-  stopping = true
-  deps.log.info('shutting down', { signal })
+  if (draining) return
+  draining = true
+  deps.log.info('shutting down', { signal, drainMs: config.SHUTDOWN_DRAIN_MS })
   setTimeout(() => {
     deps.log.error('shutdown deadline passed; exiting')
     Deno.exit(1)
   }, SHUTDOWN_DEADLINE_MS)
-  // shutdown() stops accepting and resolves once every accepted request has been answered.
-  Promise.all([server.shutdown(), jobs.stop()])
-    .then(() => Promise.allSettled([deps.db.close(), deps.redis.quit()]))
-    .then(() => Deno.exit(0))
+  // As on Node: /ready is 503 from now on while requests are still served, so a load balancer can
+  // stop sending; then shutdown() stops accepting and resolves once every accepted request is answered.
+  setTimeout(() => {
+    Promise.all([server.shutdown(), jobs.stop()])
+      .then(() => Promise.allSettled([deps.db.close(), deps.redis.quit()]))
+      .then(() => Deno.exit(0))
+  }, config.SHUTDOWN_DRAIN_MS)
 }
 Deno.addSignalListener('SIGTERM', () => shutdown('SIGTERM'))
 Deno.addSignalListener('SIGINT', () => shutdown('SIGINT'))

@@ -1,4 +1,4 @@
-/** Origin behaviour operators rely on: graceful shutdown and reads from a SELECT-only replica user. */
+/** Origin behaviour operators rely on: graceful shutdown, the drain, and reads from a SELECT-only replica user. */
 
 import mysql from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -45,6 +45,46 @@ describe('graceful shutdown', () => {
     expect((await api.get('/api/points/balance', { token: sender.token })).body).toMatchObject({
       balance: 700,
       heldInGifts: 300,
+    })
+    expect(await invariants(stack)).toEqual(HOLDS)
+  })
+})
+
+describe('drain on SIGTERM', () => {
+  it('turns /ready 503 at once, keeps serving through SHUTDOWN_DRAIN_MS, answers all 30 writes sent just before', async () => {
+    await stack.restartOrigin({ SHUTDOWN_DRAIN_MS: '3000' })
+    const sender = await userWithPoints(api, 1000)
+    const writes = Array.from({ length: 30 }, () =>
+      api.post('/api/points/gifts', { points: 10 }, { token: sender.token, idempotencyKey: idemKey() }),
+    )
+    await new Promise((r) => setTimeout(r, 5))
+    const signalled = Date.now()
+    const exited = stack.origin.stop('SIGTERM')
+    // /ready flips at once, while the same process still answers liveness and API requests.
+    await new Promise((r) => setTimeout(r, 100))
+    const ready = await fetch(`${stack.origin.url}/ready`)
+    expect(ready.status).toBe(503)
+    expect(await ready.json()).toEqual({ status: 'draining' })
+    expect(ready.headers.get('connection')).toBe('close')
+    await new Promise((r) => setTimeout(r, 1500 - (Date.now() - signalled)))
+    const late = await api.post(
+      '/api/points/gifts',
+      { points: 10 },
+      { token: sender.token, idempotencyKey: idemKey() },
+    )
+    expect(late.status).toBe(201)
+    const results = await Promise.all(writes)
+    expect(results.map((r) => r.status)).toEqual(Array(30).fill(201))
+    const code = await exited
+    const tookMs = Date.now() - signalled
+    expect(code).toBe(0)
+    expect(tookMs).toBeGreaterThanOrEqual(3000)
+    expect(tookMs).toBeLessThan(10_000)
+    await expect(fetch(`${stack.origin.url}/health`)).rejects.toThrow()
+    await stack.restartOrigin()
+    expect((await api.get('/api/points/balance', { token: sender.token })).body).toMatchObject({
+      balance: 690,
+      heldInGifts: 310,
     })
     expect(await invariants(stack)).toEqual(HOLDS)
   })

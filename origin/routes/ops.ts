@@ -21,10 +21,18 @@ function sameSecret(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b)
 }
 
-export function opsRoutes(deps: OriginDeps) {
+/** What the serving process adds: whether it is shutting down, and metrics of all its workers. */
+export interface ServingState {
+  draining?: () => boolean
+  metrics?: () => Promise<string>
+}
+
+export function opsRoutes(deps: OriginDeps, serving: ServingState = {}) {
+  const metricsText = serving.metrics ?? (() => deps.metrics.registry.metrics())
   return new Hono<AppEnv>()
     .get('/health', (c) => c.json({ status: 'ok' }))
     .get('/ready', async (c) => {
+      if (serving.draining?.()) return c.json({ status: 'draining' }, 503)
       const [mysql, redis] = await Promise.allSettled([
         withTimeout(deps.db.ping(), READY_TIMEOUT_MS),
         withTimeout(deps.redis.ping(), READY_TIMEOUT_MS),
@@ -42,6 +50,6 @@ export function opsRoutes(deps: OriginDeps) {
         throw new AppError('UNAUTHENTICATED', 'metrics need the METRICS_TOKEN bearer')
       }
       c.header('Content-Type', deps.metrics.registry.contentType)
-      return c.body(await deps.metrics.registry.metrics())
+      return c.body(await metricsText())
     })
 }

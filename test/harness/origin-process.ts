@@ -28,7 +28,15 @@ export async function startOriginProcess(env: Record<string, string>, port?: num
   const listenPort = port ?? (await freePort())
   const child = spawn(...originCommand(), {
     cwd: ROOT,
-    env: { ...process.env, ...env, PORT: String(listenPort), HOST: '127.0.0.1', DENO_NO_UPDATE_CHECK: '1' },
+    // No load balancer in front: stop at once unless a test is about the drain.
+    env: {
+      ...process.env,
+      SHUTDOWN_DRAIN_MS: '0',
+      ...env,
+      PORT: String(listenPort),
+      HOST: '127.0.0.1',
+      DENO_NO_UPDATE_CHECK: '1',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
