@@ -6,14 +6,14 @@
  */
 import { Redis } from '@upstash/redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Bridge, startBridge } from '../../ops/upstash-bridge.ts'
 import { merchantPageVersionKey } from '../../shared/merchant-page-version.ts'
-import { REDIS_URL } from '../../test/harness/stack.ts'
 import {
   deadUrl,
   type EdgeHandle,
   edgeEnv,
   type OriginHandle,
+  type OwnRedis,
+  ownRedis,
   type Runtime,
   randomIp,
   startEdge,
@@ -30,19 +30,19 @@ const limited = {} as Record<Runtime, EdgeHandle>
  */
 const edges = {} as Record<Runtime, EdgeHandle>
 let untrustingWorkerd: EdgeHandle
-let bridge: Bridge
-const BRIDGE_TOKEN = `hardening-${crypto.randomUUID()}`
-const redis = () => new Redis({ url: bridge.url, token: BRIDGE_TOKEN, automaticDeserialization: false })
+let own: OwnRedis
+const redis = () =>
+  new Redis({
+    url: own.env.UPSTASH_REDIS_REST_URL,
+    token: own.env.UPSTASH_REDIS_REST_TOKEN,
+    automaticDeserialization: false,
+  })
 
 beforeAll(async () => {
   origin = await startOrigin()
   const low = edgeEnv(origin.url, { RATE_LIMIT_IP_MAX: String(IP_LIMIT) })
-  bridge = await startBridge({ port: 0, token: BRIDGE_TOKEN, redisUrl: `${REDIS_URL}/6` })
-  const high = edgeEnv(origin.url, {
-    RATE_LIMIT_IP_MAX: '100000',
-    UPSTASH_REDIS_REST_URL: bridge.url,
-    UPSTASH_REDIS_REST_TOKEN: BRIDGE_TOKEN,
-  })
+  own = await ownRedis(6)
+  const high = edgeEnv(origin.url, { RATE_LIMIT_IP_MAX: '100000', ...own.env })
   ;[limited.workerd, limited.deno, edges.workerd, edges.deno, untrustingWorkerd] = await Promise.all([
     startEdge('workerd', low),
     startEdge('deno', { ...low, UPSTASH_REDIS_REST_URL: await deadUrl() }),
@@ -57,7 +57,7 @@ afterAll(async () => {
     [limited.workerd, limited.deno, edges.workerd, edges.deno, untrustingWorkerd].map((e) => e?.close()),
   )
   await origin?.close()
-  await bridge?.close()
+  await own?.close()
 })
 
 describe.each(['workerd', 'deno'] as const)('%s edge', (runtime) => {

@@ -8,6 +8,8 @@ import {
   type EdgeHandle,
   edgeEnv,
   type OriginHandle,
+  type OwnRedis,
+  ownRedis,
   startEdge,
   startOrigin,
   tokenFor,
@@ -18,21 +20,29 @@ const METRICS_TOKEN = `metrics-${crypto.randomUUID()}`
 let origin: OriginHandle
 let edge: EdgeHandle
 let edgeWithoutToken: EdgeHandle
+let own: OwnRedis
 
 beforeAll(async () => {
   origin = await startOrigin()
+  own = await ownRedis(7)
   ;[edge, edgeWithoutToken] = await Promise.all([
     startEdge(
       'deno',
-      edgeEnv(origin.url, { METRICS_TOKEN, RATE_LIMIT_IP_MAX: '100000', RATE_LIMIT_LOGIN_MAX: '2' }),
+      edgeEnv(origin.url, {
+        METRICS_TOKEN,
+        RATE_LIMIT_IP_MAX: '100000',
+        RATE_LIMIT_LOGIN_MAX: '2',
+        ...own.env,
+      }),
     ),
-    startEdge('deno', edgeEnv(origin.url)),
+    startEdge('deno', edgeEnv(origin.url, own.env)),
   ])
 }, 60_000)
 
 afterAll(async () => {
   await Promise.all([edge?.close(), edgeWithoutToken?.close()])
   await origin?.close()
+  await own?.close()
 })
 
 const get = (path: string, headers: Record<string, string> = {}, init: RequestInit = {}) =>

@@ -10,7 +10,9 @@ import { join } from 'node:path'
 import { sign } from 'hono/jwt'
 import { inject } from 'vitest'
 import { unstable_startWorker } from 'wrangler'
+import { startBridge } from '../../../ops/upstash-bridge.ts'
 import { freePort } from '../../../test/harness/ports.ts'
+import { REDIS_URL } from '../../../test/harness/stack.ts'
 import { type ReceivedRequest, startEchoOrigin } from './echo-origin.ts'
 
 export type Runtime = 'workerd' | 'deno'
@@ -50,6 +52,25 @@ export function edgeEnv(originUrl: string, overrides: Record<string, string> = {
     EDGE_SIGNING_KEY_ID: SIGNING_KEY_ID,
     EDGE_SIGNING_SECRET: SIGNING_SECRET,
     ...overrides,
+  }
+}
+
+export interface OwnRedis {
+  /** Edge settings pointing at this database's bridge. */
+  env: { UPSTASH_REDIS_REST_URL: string; UPSTASH_REDIS_REST_TOKEN: string }
+  close(): Promise<void>
+}
+
+/**
+ * A Redis database (of the machine's Redis) behind a bridge of its own, for Deno edges whose callers
+ * are all 127.0.0.1: their counters must not spend the budget that other files count exactly.
+ */
+export async function ownRedis(db: number): Promise<OwnRedis> {
+  const token = `own-${crypto.randomUUID()}`
+  const bridge = await startBridge({ port: 0, token, redisUrl: `${REDIS_URL}/${db}` })
+  return {
+    env: { UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: token },
+    close: () => bridge.close(),
   }
 }
 
