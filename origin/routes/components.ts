@@ -5,34 +5,42 @@
 import { z } from '@hono/zod-openapi'
 import * as S from '../../shared/schemas.ts'
 
-export const ErrorResponse = S.ErrorResponse.openapi('Error')
-export const LoginResponse = S.LoginResponse.openapi('LoginResponse')
-export const Me = S.Me.openapi('Me')
-export const Invitation = S.Invitation.openapi('Invitation')
-export const InvitationPage = S.page(S.Invitation).openapi('InvitationPage')
-export const PublicMerchant = S.PublicMerchant.openapi('PublicMerchant')
-export const Merchant = S.Merchant.openapi('Merchant')
-export const MerchantPage = S.page(S.Merchant).openapi('MerchantPage')
+/**
+ * Names a schema as a component. `.openapi` is added to zod when @hono/zod-openapi loads, and
+ * shared/schemas.ts may be evaluated before that (the edge imports it without the plugin), so the
+ * method is taken from zod's prototype rather than from the schema.
+ */
+const named = <T extends z.ZodType>(schema: T, name: string): T =>
+  z.ZodType.prototype.openapi.call(schema, name) as T
+
+export const ErrorResponse = named(S.ErrorResponse, 'Error')
+export const LoginResponse = named(S.LoginResponse, 'LoginResponse')
+export const Me = named(S.Me, 'Me')
+export const Invitation = named(S.Invitation, 'Invitation')
+export const InvitationPage = named(S.page(S.Invitation), 'InvitationPage')
+export const PublicMerchant = named(S.PublicMerchant, 'PublicMerchant')
+export const Merchant = named(S.Merchant, 'Merchant')
+export const MerchantPage = named(S.page(S.Merchant), 'MerchantPage')
 export const MerchantApplied = z
   .object({ merchantId: z.string(), status: z.enum(S.MERCHANT_STATUSES) })
   .openapi('MerchantApplied')
-export const StaffInvited = S.StaffInvited.openapi('StaffInvited')
-export const Balance = S.Balance.openapi('Balance')
-export const PointsRecordPage = S.page(S.PointsRecord).openapi('PointsRecordPage')
-export const Gift = S.Gift.openapi('Gift')
-export const GiftView = S.GiftView.openapi('GiftView')
-export const GiftSettled = S.GiftSettled.openapi('GiftSettled')
-export const CreatedOrder = S.CreatedOrder.openapi('CreatedOrder')
-export const Order = S.Order.openapi('Order')
-export const OrderPage = S.page(S.Order).openapi('OrderPage')
-export const MerchantOrderPage = S.page(S.MerchantOrder).openapi('MerchantOrderPage')
-export const RefundAccepted = S.RefundAccepted.openapi('RefundAccepted')
-export const Refund = S.Refund.openapi('Refund')
-export const MerchantStats = S.MerchantStats.openapi('MerchantStats')
-export const Grant = S.Grant.openapi('Grant')
-export const Adjustment = S.Adjustment.openapi('Adjustment')
-export const PlatformStats = S.PlatformStats.openapi('PlatformStats')
-export const AuditEntryPage = S.page(S.AuditEntry).openapi('AuditEntryPage')
+export const StaffInvited = named(S.StaffInvited, 'StaffInvited')
+export const Balance = named(S.Balance, 'Balance')
+export const PointsRecordPage = named(S.page(S.PointsRecord), 'PointsRecordPage')
+export const Gift = named(S.Gift, 'Gift')
+export const GiftView = named(S.GiftView, 'GiftView')
+export const GiftSettled = named(S.GiftSettled, 'GiftSettled')
+export const CreatedOrder = named(S.CreatedOrder, 'CreatedOrder')
+export const Order = named(S.Order, 'Order')
+export const OrderPage = named(S.page(S.Order), 'OrderPage')
+export const MerchantOrderPage = named(S.page(S.MerchantOrder), 'MerchantOrderPage')
+export const RefundAccepted = named(S.RefundAccepted, 'RefundAccepted')
+export const Refund = named(S.Refund, 'Refund')
+export const MerchantStats = named(S.MerchantStats, 'MerchantStats')
+export const Grant = named(S.Grant, 'Grant')
+export const Adjustment = named(S.Adjustment, 'Adjustment')
+export const PlatformStats = named(S.PlatformStats, 'PlatformStats')
+export const AuditEntryPage = named(S.page(S.AuditEntry), 'AuditEntryPage')
 
 /** Path parameters. Malformed ids answer 404 (see validationHook), so the pattern is the contract. */
 export const IdParam = z.object({ id: z.string().regex(/^[1-9][0-9]{0,17}$/, 'must be an id') })
