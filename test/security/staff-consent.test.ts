@@ -138,7 +138,7 @@ describe('an invitation is only an invitation', () => {
     expect(
       (await api.post(`/api/me/invitations/${inv.body.invitationId}/maybe`, undefined, { token: u.token }))
         .status,
-    ).toBe(400)
+    ).toBe(404)
   })
 
   it('refuses unknown users (404), owners and applicants (409)', async () => {
