@@ -1,14 +1,30 @@
-/** Which requests the edge serves how; the one place the route table of API.md lives at the edge. */
+/**
+ * Which requests the edge serves how, read from shared/route-table.ts: the table generated from the
+ * origin's OpenAPI document, so the edge follows the routes without bundling the origin's code.
+ */
+import { ROUTE_TABLE, type RouteEntry } from '../shared/route-table.ts'
+
+const pathsOf = (access: RouteEntry['access']) =>
+  ROUTE_TABLE.filter((r) => r.access === access).map((r) => r.path)
+
+const operation = (operationId: string): RouteEntry => {
+  const route = ROUTE_TABLE.find((r) => r.operationId === operationId)
+  if (!route) throw new Error(`route table has no ${operationId}`)
+  return route
+}
+
+/** `/api/merchants/{id}` → a pattern whose groups capture the path parameters. */
+const patternOf = (path: string) => new RegExp(`^${path.replace(/\{\w+\}/g, '([^/]+)')}$`)
 
 /** WeChat Pay notifications: verified by the origin with WeChat's key, so passed on untouched. */
-export const CALLBACK_PATHS = ['/api/payment/callback', '/api/refund/callback'] as const
+export const CALLBACK_PATHS = pathsOf('wechat')
 
 /** Origin documentation, public and outside /api/*. */
-export const DOC_PATHS = ['/openapi.json', '/docs'] as const
+export const DOC_PATHS = pathsOf('docs')
 
-export const LOGIN_PATH = '/api/auth/login'
+export const LOGIN_PATH = operation('login').path
 
-const MERCHANT_PAGE = /^\/api\/merchants\/([^/]+)$/
+const MERCHANT_PAGE = patternOf(operation('getMerchantPage').path)
 
 const isRead = (method: string) => method === 'GET' || method === 'HEAD'
 

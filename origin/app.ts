@@ -1,12 +1,12 @@
 /** Builds the origin's Hono app from its dependencies; the Node entry only serves it. */
-import { Hono } from 'hono'
 import { except } from 'hono/combine'
 import { AppError } from '../shared/errors.ts'
 import { bodyLimit } from './http/body-limit.ts'
-import type { AppEnv, OriginDeps } from './http/context.ts'
+import type { OriginDeps } from './http/context.ts'
 import { deadline } from './http/deadline.ts'
 import { edgeSignature } from './http/edge-signature.ts'
 import { createErrorHandler, notFound } from './http/errors.ts'
+import { describeApi, router } from './http/openapi.ts'
 import { requestContext } from './http/request-context.ts'
 import { jsonOnly } from './http/validate.ts'
 import { adminRoutes } from './routes/admin.ts'
@@ -25,7 +25,7 @@ export const MAX_BODY_BYTES = 64 * 1024
 export const WECHAT_CALLBACK_PATHS = ['/api/payment/callback', '/api/refund/callback']
 
 export function createOriginApp(deps: OriginDeps, serving: ServingState = {}) {
-  const app = new Hono<AppEnv>()
+  const app = router()
   app.onError(createErrorHandler(deps.log))
   app.notFound(notFound)
   app.use(requestContext(deps.log, deps.metrics))
@@ -51,7 +51,10 @@ export function createOriginApp(deps: OriginDeps, serving: ServingState = {}) {
     ),
   )
   app.route('/', opsRoutes(deps, serving))
-  app.route('/', docsRoutes())
+  app.route(
+    '/',
+    docsRoutes(() => describeApi(app)),
+  )
   app.route('/api/auth', authRoutes(deps))
   app.route('/api/me', meRoutes(deps))
   app.route('/api/merchants', merchantRoutes(deps))

@@ -306,3 +306,29 @@ export const ErrorResponse = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
   requestId: z.string(),
 })
+
+export const Grant = z.object({
+  id,
+  transferId: id,
+  merchantId: id,
+  userId: id,
+  points: z.number(),
+  reason: z.string(),
+})
+export const Adjustment = z.object({
+  id,
+  transferId: id,
+  userId: id,
+  points: z.number(),
+  reason: z.string(),
+  balance: z.number(),
+})
+export const PlatformStats = z.object({
+  users: z.number(),
+  merchants: z.record(z.string(), z.number()),
+  pointsOutstanding: z.number(),
+  pendingGifts: z.object({ count: z.number(), points: z.number() }),
+  orders: z.record(z.string(), z.number()),
+  paidFen: z.number(),
+  refundedFen: z.number(),
+})

@@ -58,6 +58,15 @@ export function createErrorHandler(log: Logger) {
   return (err: Error, c: Context<AppEnv>): Response => {
     if (err instanceof AppError) return errorResponse(c, err)
     if (err instanceof HTTPException) {
+      // A route's media-type gate: the same answer jsonOnly gives a body that is not JSON.
+      if (err.status === 415) {
+        return errorResponse(
+          c,
+          new AppError('VALIDATION_FAILED', 'Content-Type must be application/json', {
+            field: 'Content-Type',
+          }),
+        )
+      }
       const code = CODE_FOR_HTTP_STATUS[err.status] ?? 'VALIDATION_FAILED'
       return errorResponse(c, new AppError(code, err.message || 'bad request'))
     }

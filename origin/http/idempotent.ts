@@ -27,9 +27,13 @@ export async function idempotencyScope(c: Context<AppEnv>): Promise<IdempotencyS
   }
 }
 
-export function storedResponse(c: Context<AppEnv>, result: StoredResponse & { replayed: boolean }): Response {
+/**
+ * Typed `never` so a route may return it whatever answers it declares: the status and body were
+ * produced by that same route (or are a replay of them), which the route tests check.
+ */
+export function storedResponse(c: Context<AppEnv>, result: StoredResponse & { replayed: boolean }): never {
   if (result.replayed) c.header('Idempotent-Replayed', 'true')
-  return c.json(result.body as object, result.status as ContentfulStatusCode)
+  return c.json(result.body as object, result.status as ContentfulStatusCode) as never
 }
 
 /** An [idem] write that only touches the database: key, effect and answer commit together. */
@@ -37,7 +41,7 @@ export async function idempotent(
   c: Context<AppEnv>,
   deps: Pick<OriginDeps, 'db'>,
   work: (tx: Tx, now: Date) => Promise<StoredResponse>,
-): Promise<Response> {
+): Promise<never> {
   const scope = await idempotencyScope(c)
   if (!scope) {
     const now = new Date()

@@ -1,7 +1,4 @@
-/** zod validation of body, query and params via @hono/zod-validator, failing in the API's format
- * with the offending field named. */
-import { zValidator } from '@hono/zod-validator'
-import type { ValidationTargets } from 'hono'
+/** Validation failures in the API's format, with the offending field named. */
 import { createMiddleware } from 'hono/factory'
 import type { z } from 'zod'
 import { AppError } from '../../shared/errors.ts'
@@ -19,20 +16,6 @@ export function validationError(issues: z.core.$ZodIssue[]): AppError {
     issues: issues.slice(0, 10).map((i) => ({ field: fieldOf(i.path), message: i.message })),
   })
 }
-
-/**
- * Ids are opaque (API.md): a path id we could not have issued names nothing, so it is 404 like any
- * other unknown id, not a 400 that tells a prober which shapes are "ours".
- */
-export const valid = <Target extends keyof ValidationTargets, S extends z.ZodType>(
-  target: Target,
-  schema: S,
-) =>
-  zValidator(target, schema, (result) => {
-    if (result.success) return
-    if (target === 'param') throw new AppError('NOT_FOUND', 'No such resource')
-    throw validationError(result.error.issues)
-  })
 
 /** Bodies must be declared JSON: a form or text body is refused instead of being read as `{}`. */
 export const jsonOnly = createMiddleware<AppEnv>(async (c, next) => {

@@ -1,41 +1,50 @@
-/** The OpenAPI document (generated from shared/schemas.ts) and a small page that renders it. */
-import { Hono } from 'hono'
-import { openApiDocument } from '../../shared/openapi.ts'
-import type { AppEnv } from '../http/context.ts'
+/**
+ * The OpenAPI document, generated from the routes themselves, and the Scalar API reference that
+ * renders it (the page loads Scalar's script from its CDN; the document itself is served here).
+ */
+import { createRoute, z } from '@hono/zod-openapi'
+import { Scalar } from '@scalar/hono-api-reference'
+import type { Context } from 'hono'
+import { router } from '../http/openapi.ts'
 
-const DOCS_PAGE = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Points API</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font:15px/1.5 system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem}
-code{background:#f3f3f3;padding:0 .3em}.op{border-top:1px solid #ddd;padding:.6rem 0}
-.m{display:inline-block;width:4.5rem;font-weight:600;text-transform:uppercase}.tag{color:#666;font-size:90%}
-details pre{background:#f7f7f7;padding:.6rem;overflow:auto;font-size:12px}</style></head>
-<body><h1>Points API</h1><p>Generated from the service's zod schemas: <a href="openapi.json">openapi.json</a>.</p>
-<div id="ops">Loading…</div>
-<script>
-fetch('openapi.json').then(r => r.json()).then(doc => {
-  const out = document.getElementById('ops'); out.textContent = ''
-  for (const [path, ops] of Object.entries(doc.paths)) for (const [method, op] of Object.entries(ops)) {
-    const div = document.createElement('div'); div.className = 'op'
-    const head = document.createElement('div')
-    head.innerHTML = '<span class="m"></span><code></code> <span class="tag"></span>'
-    head.children[0].textContent = method; head.children[1].textContent = path
-    head.children[2].textContent = op.summary + ' · ' + op.tags.join(', ')
-    const more = document.createElement('details'); const pre = document.createElement('pre')
-    pre.textContent = JSON.stringify({ parameters: op.parameters, requestBody: op.requestBody, responses: op.responses }, null, 2)
-    more.append(Object.assign(document.createElement('summary'), { textContent: 'schema' }), pre)
-    div.append(head, more); out.append(div)
-  }
+const tags = ['docs']
+
+const document = createRoute({
+  method: 'get',
+  path: '/openapi.json',
+  operationId: 'openApiDocument',
+  summary: 'This document (OpenAPI 3.1)',
+  tags,
+  responses: {
+    200: {
+      description: 'The OpenAPI document',
+      content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } },
+    },
+  },
 })
-</script></body></html>`
 
-export function docsRoutes() {
-  const document = JSON.stringify(openApiDocument())
-  return new Hono<AppEnv>()
-    .get('/openapi.json', (c) => {
-      c.header('Content-Type', 'application/json; charset=utf-8')
+const reference = createRoute({
+  method: 'get',
+  path: '/docs',
+  operationId: 'apiReference',
+  summary: 'The API reference page (Scalar)',
+  tags,
+  responses: { 200: { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } },
+})
+
+/** `describe` runs on the first request, when every route of the app has been registered. */
+export function docsRoutes(describe: () => Record<string, unknown>) {
+  let described: Record<string, unknown> | undefined
+  const page = Scalar({ url: '/openapi.json', pageTitle: 'Points API' })
+  return router()
+    .openapi(document, (c) => {
+      described ??= describe()
       c.header('Cache-Control', 'public, max-age=300')
-      return c.body(document)
+      return c.json(described, 200)
     })
-    .get('/docs', (c) => c.html(DOCS_PAGE))
+    .openapi(
+      reference,
+      // Scalar's handler is typed for a plain Context and answers untyped HTML.
+      (c) => page(c as unknown as Context, async () => {}) as Promise<never>,
+    )
 }

@@ -1,29 +1,88 @@
-import { Hono } from 'hono'
-import { z } from 'zod'
+import { createRoute } from '@hono/zod-openapi'
 import { InvitationsQuery, UpdateMeRequest } from '../../shared/schemas.ts'
 import { requireUser } from '../http/auth.ts'
-import type { AppEnv, OriginDeps } from '../http/context.ts'
-import { valid } from '../http/validate.ts'
+import type { OriginDeps } from '../http/context.ts'
+import { router } from '../http/openapi.ts'
 import { answerInvitation, listInvitations } from '../services/staff.ts'
 import { identityOf, meView, updateProfile } from '../services/users.ts'
-import { IdParam } from './merchants.ts'
+import {
+  bearer,
+  body,
+  errors,
+  IdParam,
+  Invitation,
+  InvitationPage,
+  json,
+  Me,
+  USER_ERRORS,
+} from './components.ts'
 
-const AnswerParam = IdParam.extend({ answer: z.enum(['accept', 'decline']) })
+const tags = ['me']
+
+const get = createRoute({
+  method: 'get',
+  path: '/',
+  operationId: 'getMe',
+  summary: 'The caller',
+  tags,
+  security: bearer,
+  responses: { 200: json(Me, 'The caller'), ...errors(...USER_ERRORS) },
+})
+
+const update = createRoute({
+  method: 'patch',
+  path: '/',
+  operationId: 'updateMe',
+  summary: 'Update nickname or avatar',
+  tags,
+  security: bearer,
+  request: { body: body(UpdateMeRequest) },
+  responses: { 200: json(Me, 'The caller, updated'), ...errors(...USER_ERRORS) },
+})
+
+const invitations = createRoute({
+  method: 'get',
+  path: '/invitations',
+  operationId: 'listMyInvitations',
+  summary: 'Staff invitations addressed to the caller',
+  tags,
+  security: bearer,
+  request: { query: InvitationsQuery },
+  responses: { 200: json(InvitationPage, 'A page of invitations'), ...errors(...USER_ERRORS) },
+})
+
+const answer = (verb: 'accept' | 'decline', summary: string) =>
+  createRoute({
+    method: 'post',
+    path: `/invitations/{id}/${verb}`,
+    operationId: `${verb}Invitation`,
+    summary,
+    tags,
+    security: bearer,
+    request: { params: IdParam },
+    responses: { 200: json(Invitation, 'The invitation, answered'), ...errors(...USER_ERRORS, 404, 409) },
+  })
 
 export function meRoutes(deps: OriginDeps) {
-  return new Hono<AppEnv>()
-    .use(requireUser(deps))
-    .get('/', (c) => c.json(meView(c.get('identity'))))
-    .patch('/', valid('json', UpdateMeRequest), async (c) => {
+  const app = router()
+  app.use(requireUser(deps))
+  const answered = (verb: 'accept' | 'decline') => async (c: { get(k: 'userId'): number }, id: string) =>
+    answerInvitation(deps.db.primary, c.get('userId'), Number(id), verb, new Date())
+  return app
+    .openapi(get, (c) => c.json(meView(c.get('identity')), 200))
+    .openapi(update, async (c) => {
       await updateProfile(deps.db.primary, c.get('userId'), c.req.valid('json'), new Date())
       const identity = await identityOf(deps.db.primary, c.get('userId'), deps.config.ADMIN_OPENIDS)
-      return c.json(meView(identity!))
+      return c.json(meView(identity!), 200)
     })
-    .get('/invitations', valid('query', InvitationsQuery), async (c) =>
-      c.json(await listInvitations(deps.db.primary, c.get('userId'), c.req.valid('query'))),
+    .openapi(invitations, async (c) =>
+      c.json(await listInvitations(deps.db.primary, c.get('userId'), c.req.valid('query')), 200),
     )
-    .post('/invitations/:id/:answer', valid('param', AnswerParam), async (c) => {
-      const { id, answer } = c.req.valid('param')
-      return c.json(await answerInvitation(deps.db.primary, c.get('userId'), Number(id), answer, new Date()))
-    })
+    .openapi(
+      answer('accept', 'Accept a staff invitation: only now does the caller become staff'),
+      async (c) => c.json(await answered('accept')(c, c.req.valid('param').id), 200),
+    )
+    .openapi(answer('decline', 'Decline a staff invitation'), async (c) =>
+      c.json(await answered('decline')(c, c.req.valid('param').id), 200),
+    )
 }

@@ -1,25 +1,98 @@
-import { Hono } from 'hono'
-import { z } from 'zod'
-import { CreateGiftRequest, GiftCode, ListQuery } from '../../shared/schemas.ts'
+import { createRoute } from '@hono/zod-openapi'
+import { CreateGiftRequest, ListQuery } from '../../shared/schemas.ts'
 import { requireUser } from '../http/auth.ts'
-import type { AppEnv, OriginDeps } from '../http/context.ts'
+import type { OriginDeps } from '../http/context.ts'
 import { idempotent } from '../http/idempotent.ts'
-import { valid } from '../http/validate.ts'
+import { router } from '../http/openapi.ts'
 import { cancelGift, claimGift, createGift, giftView, viewGiftByCode } from '../services/gifts.ts'
 import { balanceOf, recordsOf } from '../services/points.ts'
-import { IdParam } from './merchants.ts'
+import {
+  Balance,
+  bearer,
+  body,
+  CodeParam,
+  errors,
+  Gift,
+  GiftSettled,
+  GiftView,
+  IdParam,
+  idempotencyKeyHeader,
+  json,
+  PointsRecordPage,
+  USER_ERRORS,
+} from './components.ts'
 
-const CodeParam = z.object({ code: GiftCode })
+const tags = ['points']
+const user = { tags, security: bearer }
+
+const balance = createRoute({
+  ...user,
+  method: 'get',
+  path: '/balance',
+  operationId: 'getBalance',
+  summary: 'Balance, points held in gifts, total earned',
+  responses: { 200: json(Balance, 'The balance'), ...errors(...USER_ERRORS) },
+})
+
+const records = createRoute({
+  ...user,
+  method: 'get',
+  path: '/records',
+  operationId: 'listPointsRecords',
+  summary: 'Points history, newest first',
+  request: { query: ListQuery },
+  responses: { 200: json(PointsRecordPage, 'A page of records'), ...errors(...USER_ERRORS) },
+})
+
+const createGiftRoute = createRoute({
+  ...user,
+  method: 'post',
+  path: '/gifts',
+  operationId: 'createGift',
+  summary: 'Create a gift; the points are held at once',
+  parameters: [idempotencyKeyHeader],
+  request: { body: body(CreateGiftRequest) },
+  responses: { 201: json(Gift, 'The gift, PENDING'), ...errors(...USER_ERRORS, 409, 422) },
+})
+
+const viewGift = createRoute({
+  ...user,
+  method: 'get',
+  path: '/gifts/{code}',
+  operationId: 'getGift',
+  summary: 'Look at a gift by its code',
+  request: { params: CodeParam },
+  responses: { 200: json(GiftView, 'The gift'), ...errors(...USER_ERRORS, 404) },
+})
+
+const claim = createRoute({
+  ...user,
+  method: 'post',
+  path: '/gifts/{code}/claim',
+  operationId: 'claimGift',
+  summary: 'Claim a gift',
+  request: { params: CodeParam },
+  responses: { 200: json(GiftSettled, 'The gift, CLAIMED'), ...errors(...USER_ERRORS, 404, 409, 410, 422) },
+})
+
+const cancel = createRoute({
+  ...user,
+  method: 'post',
+  path: '/gifts/{id}/cancel',
+  operationId: 'cancelGift',
+  summary: 'Cancel your pending gift',
+  request: { params: IdParam },
+  responses: { 200: json(GiftSettled, 'The gift, CANCELLED'), ...errors(...USER_ERRORS, 404, 409) },
+})
 
 export function pointsRoutes(deps: OriginDeps) {
   const db = deps.db.primary
-  return new Hono<AppEnv>()
-    .use(requireUser(deps))
-    .get('/balance', async (c) => c.json(await balanceOf(db, c.get('userId'))))
-    .get('/records', valid('query', ListQuery), async (c) =>
-      c.json(await recordsOf(db, c.get('userId'), c.req.valid('query'))),
-    )
-    .post('/gifts', valid('json', CreateGiftRequest), (c) =>
+  const app = router()
+  app.use(requireUser(deps))
+  return app
+    .openapi(balance, async (c) => c.json(await balanceOf(db, c.get('userId')), 200))
+    .openapi(records, async (c) => c.json(await recordsOf(db, c.get('userId'), c.req.valid('query')), 200))
+    .openapi(createGiftRoute, (c) =>
       idempotent(c, deps, async (tx, now) => {
         const input = c.req.valid('json')
         const gift = await createGift(tx, {
@@ -33,17 +106,15 @@ export function pointsRoutes(deps: OriginDeps) {
         return { status: 201, body: giftView(gift) }
       }),
     )
-    .get('/gifts/:code', valid('param', CodeParam), async (c) =>
-      c.json(await viewGiftByCode(db, c.req.valid('param').code)),
-    )
-    .post('/gifts/:code/claim', valid('param', CodeParam), async (c) => {
+    .openapi(viewGift, async (c) => c.json(await viewGiftByCode(db, c.req.valid('param').code), 200))
+    .openapi(claim, async (c) => {
       const result = await claimGift(db, c.req.valid('param').code, c.get('userId'))
       deps.metrics.gifts.inc({ status: 'CLAIMED' })
-      return c.json(result)
+      return c.json(result, 200)
     })
-    .post('/gifts/:id/cancel', valid('param', IdParam), async (c) => {
+    .openapi(cancel, async (c) => {
       const result = await cancelGift(db, Number(c.req.valid('param').id), c.get('userId'))
       deps.metrics.gifts.inc({ status: 'CANCELLED' })
-      return c.json(result)
+      return c.json(result, 200)
     })
 }

@@ -3,14 +3,17 @@
  * verifies and the resource decrypts. Answers: 204 when handled (or nothing to do), otherwise
  * 4xx/5xx with {"code":"FAIL"} so WeChat delivers again.
  */
-import { type Context, Hono } from 'hono'
+import { createRoute, z } from '@hono/zod-openapi'
+import type { Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { AppEnv, OriginDeps } from '../http/context.ts'
+import { router } from '../http/openapi.ts'
 import { applyPayment } from '../services/orders.ts'
 import { applyRefundResult } from '../services/refunds.ts'
 import { WechatNotificationError } from '../wechat/errors.ts'
 import type { PayNotification } from '../wechat/pay-notification.ts'
 import { ResourceShapeError, toRefund, toTransaction } from '../wechat/pay-resources.ts'
+import { json } from './components.ts'
 
 const REFUND_EVENTS = new Set(['REFUND.SUCCESS', 'REFUND.CLOSED', 'REFUND.ABNORMAL'])
 
@@ -53,18 +56,54 @@ function handler(deps: OriginDeps, handle: (n: PayNotification) => Promise<'ok' 
   }
 }
 
+const WechatFail = z.object({ code: z.literal('FAIL'), message: z.string() }).openapi('WechatFail')
+
+/** The notification body is read raw (its signature covers the bytes), so it is documented only. */
+const callback = (path: string, operationId: string, summary: string) =>
+  createRoute({
+    method: 'post',
+    path,
+    operationId,
+    summary,
+    tags: ['wechat'],
+    parameters: ['Wechatpay-Signature', 'Wechatpay-Timestamp', 'Wechatpay-Nonce', 'Wechatpay-Serial'].map(
+      (name) => ({ name, in: 'header' as const, required: true, schema: { type: 'string' as const } }),
+    ),
+    request: {
+      body: {
+        required: true,
+        content: { 'application/json': { schema: { type: 'object' as const } } },
+      },
+    },
+    responses: {
+      204: { description: 'Handled, or nothing to do' },
+      400: json(WechatFail, 'The notification does not match or is malformed'),
+      401: json(WechatFail, 'The signature does not verify'),
+      413: json(WechatFail, 'The body is too large'),
+      500: json(WechatFail, 'Processing failed; WeChat delivers again'),
+    },
+  })
+
 export function wechatCallbackRoutes(deps: OriginDeps) {
-  return new Hono<AppEnv>()
-    .post(
-      '/payment/callback',
+  return router()
+    .openapi(
+      callback(
+        '/payment/callback',
+        'paymentNotification',
+        'WeChat Pay payment notification (origin only, WeChat-signed)',
+      ),
       handler(deps, async (n) => {
         if (n.eventType !== 'TRANSACTION.SUCCESS') return 'ok'
         const outcome = await applyPayment(deps, toTransaction(n.resource), 'notification')
         return outcome === 'rejected' ? 'rejected' : 'ok'
       }),
     )
-    .post(
-      '/refund/callback',
+    .openapi(
+      callback(
+        '/refund/callback',
+        'refundNotification',
+        'WeChat Pay refund notification (origin only, WeChat-signed)',
+      ),
       handler(deps, async (n) => {
         if (!REFUND_EVENTS.has(n.eventType)) return 'ok'
         const outcome = await applyRefundResult(deps, toRefund(n.resource), 'notification')

@@ -19,7 +19,11 @@ export interface CallOptions {
   sign?: boolean | { keyId?: string; secret?: string; timestampSeconds?: number }
 }
 
-export function apiClient(baseUrl: string) {
+/** `fetcher` lets the in-process harness hand requests straight to the app instead of a socket. */
+export function apiClient(
+  baseUrl: string,
+  fetcher: (url: string, init: RequestInit) => Promise<Response> = fetch,
+) {
   async function call<T = any>(
     method: string,
     path: string,
@@ -44,7 +48,7 @@ export function apiClient(baseUrl: string) {
       )
     }
     Object.assign(headers, opts.headers)
-    const res = await fetch(baseUrl + path, { method, headers, body: body || undefined })
+    const res = await fetcher(baseUrl + path, { method, headers, body: body || undefined })
     const text = await res.text()
     let parsed: unknown = text
     try {

@@ -28,6 +28,31 @@ export interface Stack {
   close(): Promise<void>
 }
 
+/** The origin's environment for one test database and sandbox; the in-process harness uses it too. */
+export function stackEnv(
+  databaseUrl: string,
+  sandbox: StartedSandbox,
+  publicBaseUrl: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL,
+    JWT_SECRET,
+    EDGE_SIGNING_KEYS: `${EDGE_KEY_ID}:${EDGE_SECRET}`,
+    ADMIN_OPENIDS: ADMIN_OPENID,
+    PHONE_ENCRYPTION_KEYS: `p1:${randomBytes(32).toString('base64')}`,
+    PUBLIC_BASE_URL: publicBaseUrl,
+    LOG_LEVEL: 'warn',
+    JOB_INTERVAL_MS: '200',
+    // Scenarios (limits, sims, the load scripts' setup) grant far more in a day than a merchant may;
+    // the cap itself is tested with its own low value (test/security/suspension-and-grants.test.ts).
+    GRANT_DAILY_MAX_POINTS: '1000000000000',
+    ...sandboxEnv(sandbox),
+    ...extra,
+  }
+}
+
 export async function startStack(
   opts: { env?: Record<string, string>; sandboxRetryTimeScale?: number } = {},
 ): Promise<Stack> {
@@ -35,22 +60,7 @@ export async function startStack(
   await migrateDatabase(databaseUrl)
   const sandbox = await startSandbox({ retryTimeScale: opts.sandboxRetryTimeScale ?? 0.001 })
   const port = await freePort()
-  const env: Record<string, string> = {
-    DATABASE_URL: databaseUrl,
-    REDIS_URL,
-    JWT_SECRET,
-    EDGE_SIGNING_KEYS: `${EDGE_KEY_ID}:${EDGE_SECRET}`,
-    ADMIN_OPENIDS: ADMIN_OPENID,
-    PHONE_ENCRYPTION_KEYS: `p1:${randomBytes(32).toString('base64')}`,
-    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-    LOG_LEVEL: 'warn',
-    JOB_INTERVAL_MS: '200',
-    // Scenarios (limits, sims, the load scripts' setup) grant far more in a day than a merchant may;
-    // the cap itself is tested with its own low value (test/security/suspension-and-grants.test.ts).
-    GRANT_DAILY_MAX_POINTS: '1000000000000',
-    ...sandboxEnv(sandbox),
-    ...opts.env,
-  }
+  const env = stackEnv(databaseUrl, sandbox, `http://127.0.0.1:${port}`, opts.env)
   const stack: Stack = {
     databaseUrl,
     env,
