@@ -58,6 +58,8 @@ export const merchants = mysqlTable(
     dailyCapPerUser: points('daily_cap_per_user'),
     createdAt: utc('created_at').notNull(),
     updatedAt: utc('updated_at').notNull(),
+    /** The merchant's WeChat Pay sub-merchant id (特约商户号); partner mode pays only into it. */
+    subMchid: varchar('sub_mchid', { length: 32 }),
   },
   (t) => [index('merchants_status_idx').on(t.status, t.id)],
 )
@@ -191,6 +193,8 @@ export const orders = mysqlTable(
     lastQueriedAt: utc('last_queried_at'),
     createdAt: utc('created_at').notNull(),
     updatedAt: utc('updated_at').notNull(),
+    /** The sub-merchant paid by this order (partner mode), fixed at creation; null for a direct order. */
+    subMchid: varchar('sub_mchid', { length: 32 }),
   },
   (t) => [
     index('orders_user_idx').on(t.userId, t.id),

@@ -95,6 +95,10 @@ run('origin', ['--import', 'tsx', 'origin/main.ts'], {
   PHONE_ENCRYPTION_KEYS: env('PHONE_ENCRYPTION_KEYS', `dev:${secrets.phoneKey}`),
   PUBLIC_BASE_URL: env('PUBLIC_BASE_URL', originUrl),
   ...sandboxEnv(sandbox),
+  // A platform for many shops runs in partner mode (API.md §11); the sandbox takes any sub-merchant
+  // id, so approval gives each merchant one and the stack is usable end to end without an admin call.
+  WECHAT_PAY_MODE: env('WECHAT_PAY_MODE', 'partner'),
+  DEV_ASSIGN_SUB_MCHID: 'true',
 })
 log(
   `origin on ${originUrl} (admin openid: ${env('ADMIN_OPENIDS', 'admin')}; log in with code "code-<openid>")`,

@@ -108,6 +108,10 @@ const schema = z.object({
   WECHAT_PAY_PUBLIC_KEY_ID: z.string().min(1),
   WECHAT_PAY_BASE_URL: z.url().default('https://api.mch.weixin.qq.com'),
   WECHAT_API_BASE_URL: z.url().default('https://api.weixin.qq.com'),
+  /** API.md §11: partner = service provider paying each merchant's sub-merchant account. */
+  WECHAT_PAY_MODE: z.enum(['direct', 'partner']).default('direct'),
+  /** Local stacks only (`npm run dev`): approval gives a merchant a made-up sub-merchant id. */
+  DEV_ASSIGN_SUB_MCHID: z.stringbool().default(false),
 })
 
 export type OriginConfig = z.infer<typeof schema>

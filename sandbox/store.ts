@@ -27,8 +27,12 @@ export interface DeliveryRecord {
 
 export interface SandboxOrder {
   outTradeNo: string
+  /** appid, or sp_appid for a partner order. */
   appid: string
+  /** mchid, or sp_mchid for a partner order. */
   mchid: string
+  /** Set for an order placed through the partner (服务商) API. */
+  subMchid?: string
   description: string
   amountTotalFen: number
   payerOpenid: string
@@ -46,6 +50,8 @@ export interface SandboxOrder {
 
 export interface SandboxRefund {
   outRefundNo: string
+  /** The partner order's sub-merchant, when the refunded order is one. */
+  subMchid?: string
   refundId: string
   outTradeNo: string
   transactionId: string
@@ -112,9 +118,11 @@ const TRADE_STATE_DESC: Record<TradeState, string> = {
 /** The transaction as the query answers it and the TRANSACTION.SUCCESS resource carries it. */
 export function transactionView(order: SandboxOrder): Record<string, unknown> {
   const paid = order.transactionId !== undefined
+  const partner = order.subMchid !== undefined
   return {
-    appid: order.appid,
-    mchid: order.mchid,
+    ...(partner
+      ? { sp_appid: order.appid, sp_mchid: order.mchid, sub_mchid: order.subMchid }
+      : { appid: order.appid, mchid: order.mchid }),
     out_trade_no: order.outTradeNo,
     ...(paid ? { transaction_id: order.transactionId } : {}),
     trade_type: 'JSAPI',
@@ -122,7 +130,7 @@ export function transactionView(order: SandboxOrder): Record<string, unknown> {
     trade_state_desc: TRADE_STATE_DESC[order.tradeState],
     ...(paid ? { bank_type: 'OTHERS', success_time: order.successTime } : {}),
     attach: order.attach ?? '',
-    payer: { openid: order.payerOpenid },
+    payer: partner ? { sp_openid: order.payerOpenid } : { openid: order.payerOpenid },
     amount: paid
       ? {
           total: order.amountTotalFen,
@@ -137,6 +145,7 @@ export function transactionView(order: SandboxOrder): Record<string, unknown> {
 /** The refund as the create/query calls answer it. */
 export function refundView(refund: SandboxRefund): Record<string, unknown> {
   return {
+    ...(refund.subMchid === undefined ? {} : { sub_mchid: refund.subMchid }),
     refund_id: refund.refundId,
     out_refund_no: refund.outRefundNo,
     transaction_id: refund.transactionId,
@@ -165,7 +174,7 @@ export function refundView(refund: SandboxRefund): Record<string, unknown> {
 /** The decrypted resource of a REFUND.* notification (WECHAT.md §2.7). */
 export function refundNotificationResource(refund: SandboxRefund, mchid: string): Record<string, unknown> {
   return {
-    mchid,
+    ...(refund.subMchid === undefined ? { mchid } : { sp_mchid: mchid, sub_mchid: refund.subMchid }),
     transaction_id: refund.transactionId,
     out_trade_no: refund.outTradeNo,
     refund_id: refund.refundId,

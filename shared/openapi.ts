@@ -264,6 +264,15 @@ export const API_ROUTES: RouteDoc[] = [
     answer: S.Merchant,
   },
   {
+    method: 'put',
+    path: '/api/admin/merchants/{id}/payment',
+    summary: 'Set the WeChat Pay sub-merchant id (partner mode)',
+    access: 'admin',
+    body: S.MerchantPaymentRequest,
+    status: 200,
+    answer: S.Merchant,
+  },
+  {
     method: 'post',
     path: '/api/admin/adjustments',
     summary: 'Adjust a balance (±)',

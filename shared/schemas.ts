@@ -95,6 +95,8 @@ export const PublicMerchant = z.object({
 })
 export const Merchant = PublicMerchant.extend({
   ownerUserId: id,
+  /** WeChat Pay sub-merchant id (partner mode, API.md §11); null until an admin sets it. */
+  subMchid: z.string().nullable(),
   contactPhone: z.string(),
   createdAt: isoTime,
   updatedAt: isoTime,
@@ -193,6 +195,10 @@ export const RefundRequest = z.object({
 export const CreateOrderRequest = z.object({
   merchantId: id,
   amountFen: z.number().int().min(1).max(MAX_AMOUNT_FEN),
+})
+/** API.md §11: a WeChat Pay sub-merchant id (特约商户号) is 1..32 digits. */
+export const MerchantPaymentRequest = z.object({
+  subMchid: z.string().regex(/^[0-9]{1,32}$/, 'must be 1..32 digits'),
 })
 export const AdminMerchantsQuery = ListQuery.extend({ status: z.enum(MERCHANT_STATUSES).optional() })
 export const StatsQuery = z.object({

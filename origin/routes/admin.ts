@@ -1,13 +1,18 @@
 import { Hono } from 'hono'
 import { z } from 'zod'
-import { AdjustmentRequest, AdminMerchantsQuery, ListQuery } from '../../shared/schemas.ts'
+import {
+  AdjustmentRequest,
+  AdminMerchantsQuery,
+  ListQuery,
+  MerchantPaymentRequest,
+} from '../../shared/schemas.ts'
 import { requireRole, requireUser } from '../http/auth.ts'
 import type { AppEnv, OriginDeps } from '../http/context.ts'
 import { idempotent } from '../http/idempotent.ts'
 import { valid } from '../http/validate.ts'
 import { listAudit, platformStats } from '../services/admin.ts'
 import { adjustPoints } from '../services/grants.ts'
-import { listMerchants, merchantView, reviewMerchant } from '../services/merchants.ts'
+import { listMerchants, merchantView, reviewMerchant, setMerchantPayment } from '../services/merchants.ts'
 import { requireUserExists } from '../services/users.ts'
 import { IdParam } from './merchants.ts'
 
@@ -21,9 +26,34 @@ export function adminRoutes(deps: OriginDeps) {
     )
     .post('/merchants/:id/:action', valid('param', ReviewParam), async (c) => {
       const { id, action } = c.req.valid('param')
-      const merchant = await reviewMerchant(deps.db.primary, c.get('userId'), Number(id), action, new Date())
+      const assignDevSubMchid = deps.config.DEV_ASSIGN_SUB_MCHID && deps.config.WECHAT_PAY_MODE === 'partner'
+      const merchant = await reviewMerchant(
+        deps.db.primary,
+        c.get('userId'),
+        Number(id),
+        action,
+        new Date(),
+        {
+          assignDevSubMchid,
+        },
+      )
       return c.json(merchantView(merchant, deps.phones, 'other'))
     })
+    .put(
+      '/merchants/:id/payment',
+      valid('param', IdParam),
+      valid('json', MerchantPaymentRequest),
+      async (c) => {
+        const merchant = await setMerchantPayment(
+          deps.db.primary,
+          c.get('userId'),
+          Number(c.req.valid('param').id),
+          c.req.valid('json').subMchid,
+          new Date(),
+        )
+        return c.json(merchantView(merchant, deps.phones, 'other'))
+      },
+    )
     .post('/adjustments', valid('json', AdjustmentRequest), async (c) => {
       const input = c.req.valid('json')
       const userId = Number(input.userId)
