@@ -22,6 +22,7 @@ import {
   ORDER_STATUSES,
   RECORD_KINDS,
   REFUND_STATUSES,
+  SHIPPING_STATUSES,
 } from '../shared/schemas.ts'
 
 const id = (name = 'id') => bigint(name, { mode: 'number', unsigned: true }).autoincrement().primaryKey()
@@ -195,9 +196,17 @@ export const orders = mysqlTable(
     updatedAt: utc('updated_at').notNull(),
     /** The sub-merchant paid by this order (partner mode), fixed at creation; null for a direct order. */
     subMchid: varchar('sub_mchid', { length: 32 }),
+    /** Delivery reported to WeChat (API.md §12): null until PAID. */
+    shippingStatus: mysqlEnum('shipping_status', SHIPPING_STATUSES),
+    shippingAttempts: int('shipping_attempts').notNull().default(0),
+    /** When the upload job may try next; also its claim on the order while it calls WeChat. */
+    shippingNextAt: utc('shipping_next_at'),
+    /** WeChat's errmsg of a FAILED upload, for operators. */
+    shippingError: varchar('shipping_error', { length: 255 }),
   },
   (t) => [
     index('orders_user_idx').on(t.userId, t.id),
+    index('orders_shipping_idx').on(t.shippingStatus, t.shippingNextAt),
     index('orders_merchant_idx').on(t.merchantId, t.id),
     index('orders_merchant_created_idx').on(t.merchantId, t.createdAt),
     index('orders_status_created_idx').on(t.status, t.createdAt),

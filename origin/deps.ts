@@ -11,6 +11,7 @@ import { expireDueGifts } from './services/gifts.ts'
 import { purgeExpiredIdempotencyKeys } from './services/idempotency.ts'
 import { reconcilePendingOrders } from './services/orders.ts'
 import { reconcileRefunds } from './services/refunds.ts'
+import { uploadDueShipping } from './services/shipping.ts'
 import { createWechatMiniClient } from './wechat/mini-client.ts'
 import { createWechatPayClient } from './wechat/pay-client.ts'
 
@@ -62,5 +63,6 @@ export function originJobs(deps: OriginDeps): Job[] {
     { name: 'purge_idempotency_keys', run: (now) => purgeExpiredIdempotencyKeys(deps.db.primary, now) },
     { name: 'reconcile_orders', run: (now) => reconcilePendingOrders(deps, now) },
     { name: 'reconcile_refunds', run: (now) => reconcileRefunds(deps, now) },
+    { name: 'upload_shipping', run: (now) => uploadDueShipping(deps, now) },
   ]
 }

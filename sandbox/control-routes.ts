@@ -74,6 +74,8 @@ export function controlRoutes(ctx: SandboxContext): Hono {
     })
   })
 
+  app.get('/shipments', (c) => c.json({ items: [...store.shipments.values()] }))
+
   app.get('/refunds/:outRefundNo', (c) => {
     const refund = store.refunds.get(c.req.param('outRefundNo'))
     if (!refund) return c.json({ error: 'no such refund' }, 404)

@@ -87,9 +87,18 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value)
 }
 
+/** One accepted upload_shipping_info call (小程序发货信息管理). */
+export interface SandboxShipment {
+  transactionId: string
+  receivedAt: string
+  body: Record<string, unknown>
+}
+
 export class SandboxStore {
   readonly orders = new Map<string, SandboxOrder>()
   readonly refunds = new Map<string, SandboxRefund>()
+  /** By transaction_id: WeChat takes one delivery report per payment. */
+  readonly shipments = new Map<string, SandboxShipment>()
 
   orderByTransactionId(transactionId: string): SandboxOrder | undefined {
     for (const order of this.orders.values()) if (order.transactionId === transactionId) return order

@@ -183,6 +183,8 @@ export const GiftView = z.object({
 export const GiftSettled = z.object({ gift: Gift, balance: z.number() })
 
 export const ORDER_STATUSES = ['PENDING', 'PAID', 'PARTIALLY_REFUNDED', 'REFUNDED', 'CLOSED'] as const
+/** Delivery reported to WeChat (API.md §12). */
+export const SHIPPING_STATUSES = ['PENDING', 'UPLOADED', 'FAILED'] as const
 export const MerchantOrdersQuery = ListQuery.extend({
   status: z.enum(ORDER_STATUSES).optional(),
   from: z.iso.datetime({ offset: true }).optional(),
@@ -245,6 +247,8 @@ export const Order = z.object({
   refundedFen: z.number(),
   paidAt: isoTime.nullable(),
   createdAt: isoTime,
+  /** null until PAID. */
+  shippingStatus: z.enum(SHIPPING_STATUSES).nullable(),
 })
 export const MerchantOrder = Order.extend({ userId: id, pointsClawedBack: z.number() })
 export const REFUND_STATUSES = ['PROCESSING', 'SUCCESS', 'FAILED'] as const

@@ -300,8 +300,10 @@ export async function applyPayment(
       }
       await writeRows(
         tx,
+        // The shipping upload (API.md §12) is due from now; the upload job picks it up.
         sql`UPDATE orders SET status = 'PAID', points_awarded = ${award},
-            transaction_id = ${txn.transactionId ?? null}, paid_at = ${paidAt}, updated_at = ${now}
+            transaction_id = ${txn.transactionId ?? null}, paid_at = ${paidAt}, updated_at = ${now},
+            shipping_status = 'PENDING', shipping_next_at = ${now}
           WHERE id = ${order.id}`,
       )
       return 'paid'
