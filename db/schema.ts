@@ -278,3 +278,15 @@ export const auditLog = mysqlTable(
   },
   (t) => [index('audit_log_created_idx').on(t.createdAt)],
 )
+
+/**
+ * One trade-bill reconciliation per Asia/Shanghai day (API.md §13). The row is also the run's
+ * claim: a run takes it by moving it to RUNNING, so concurrent runs for a day produce one result.
+ */
+export const reconciliations = mysqlTable('reconciliations', {
+  billDate: date('bill_date', { mode: 'string' }).primaryKey(),
+  status: mysqlEnum('status', ['RUNNING', 'DONE', 'FAILED']).notNull(),
+  report: json('report'),
+  startedAt: utc('started_at').notNull(),
+  finishedAt: utc('finished_at'),
+})

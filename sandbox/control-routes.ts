@@ -5,6 +5,7 @@
 import { type Context, Hono } from 'hono'
 import { z } from 'zod'
 import { completeRefund, MAX_DUPLICATES, payOrder } from './actions.ts'
+import { billTamperingSchema } from './bill.ts'
 import type { SandboxContext } from './context.ts'
 import { refundView, transactionView } from './store.ts'
 
@@ -72,6 +73,18 @@ export function controlRoutes(ctx: SandboxContext): Hono {
       deliveries: order.deliveries,
       refunds: store.refundsOf(order.outTradeNo).map(refundView),
     })
+  })
+
+  app.put('/bills/:date', async (c) => {
+    const input = await parse(c, billTamperingSchema)
+    if (input instanceof Response) return input
+    ctx.billTampering.set(c.req.param('date'), input)
+    return c.json(input)
+  })
+
+  app.delete('/bills/:date', (c) => {
+    ctx.billTampering.delete(c.req.param('date'))
+    return c.body(null, 204)
   })
 
   app.get('/shipments', (c) => c.json({ items: [...store.shipments.values()] }))

@@ -3,6 +3,8 @@
  * public key on every request, every answer signed with the platform key, errors in v3's
  * `{code, message}` form.
  */
+
+import { createHash } from 'node:crypto'
 import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { z } from 'zod'
@@ -15,6 +17,7 @@ import {
   verifyRequestSignature,
 } from '../origin/wechat/pay-crypto.ts'
 import { completeRefund } from './actions.ts'
+import { buildTradeBill } from './bill.ts'
 import type { SandboxContext } from './context.ts'
 import {
   canonicalJson,
@@ -368,6 +371,34 @@ export function payRoutes(ctx: SandboxContext): Hono {
     if (!refund || refund.subMchid !== c.req.query('sub_mchid'))
       return wxError(c, 404, 'RESOURCE_NOT_EXISTS', '退款单不存在')
     return c.json(refundView(refund))
+  })
+
+  app.get('/bill/tradebill', (c) => {
+    const date = c.req.query('bill_date') ?? ''
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) {
+      return wxError(c, 400, 'PARAM_ERROR', 'bill_date must be yyyy-MM-DD', {
+        field: 'bill_date',
+        location: 'query',
+      })
+    }
+    const billType = c.req.query('bill_type') ?? 'ALL'
+    if (billType !== 'ALL') return wxError(c, 400, 'PARAM_ERROR', 'the sandbox serves bill_type ALL only')
+    const tampering = ctx.billTampering.get(date)
+    const file = buildTradeBill(store, identity, date, tampering)
+    const token = randomAlphanumeric(24)
+    ctx.billFiles.set(token, file)
+    const hash = createHash('sha1').update(file).digest('hex')
+    return c.json({
+      hash_type: 'SHA1',
+      hash_value: tampering?.wrongHash ? createHash('sha1').update(hash).digest('hex') : hash,
+      download_url: `${new URL(c.req.url).origin}/v3/billdownload/file?token=${token}`,
+    })
+  })
+
+  app.get('/billdownload/file', (c) => {
+    const file = ctx.billFiles.get(c.req.query('token') ?? '')
+    if (!file) return wxError(c, 400, 'INVALID_REQUEST', 'token is invalid or expired')
+    return c.body(new Uint8Array(file), 200, { 'Content-Type': 'text/csv; charset=utf-8' })
   })
 
   app.all('*', (c) => wxError(c, 404, 'NOT_FOUND', 'no such v3 API in the sandbox'))

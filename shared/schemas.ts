@@ -202,6 +202,17 @@ export const CreateOrderRequest = z.object({
 export const MerchantPaymentRequest = z.object({
   subMchid: z.string().regex(/^[0-9]{1,32}$/, 'must be 1..32 digits'),
 })
+/** An Asia/Shanghai calendar day (API.md §13). */
+export const ReconciliationRequest = z.object({
+  date: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD')
+    .refine(
+      (d) =>
+        !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d),
+      'must be a real day',
+    ),
+})
 export const AdminMerchantsQuery = ListQuery.extend({ status: z.enum(MERCHANT_STATUSES).optional() })
 export const StatsQuery = z.object({
   from: z.iso.datetime({ offset: true }).optional(),

@@ -42,6 +42,15 @@ export function createMetrics() {
       help: 'orders paid more than 10 minutes ago whose shipping info is still not uploaded',
       registers: [registry],
     }),
+    reconciliationRuns: counter('reconciliation_runs_total', 'trade-bill reconciliations by result', [
+      'status',
+    ]),
+    reconciliationMismatches: new Gauge({
+      name: 'reconciliation_mismatches',
+      help: 'mismatches by kind in the last completed trade-bill reconciliation',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
     jobLastSuccess: new Gauge({
       name: 'job_last_success_timestamp_seconds',
       help: 'unix time of the last successful run of each job',

@@ -1,10 +1,12 @@
 import { Hono } from 'hono'
 import { z } from 'zod'
+import { AppError } from '../../shared/errors.ts'
 import {
   AdjustmentRequest,
   AdminMerchantsQuery,
   ListQuery,
   MerchantPaymentRequest,
+  ReconciliationRequest,
 } from '../../shared/schemas.ts'
 import { requireRole, requireUser } from '../http/auth.ts'
 import type { AppEnv, OriginDeps } from '../http/context.ts'
@@ -13,6 +15,7 @@ import { valid } from '../http/validate.ts'
 import { listAudit, platformStats } from '../services/admin.ts'
 import { adjustPoints } from '../services/grants.ts'
 import { listMerchants, merchantView, reviewMerchant, setMerchantPayment } from '../services/merchants.ts'
+import { getReconciliation, runReconciliation } from '../services/reconciliation.ts'
 import { requireUserExists } from '../services/users.ts'
 import { IdParam } from './merchants.ts'
 
@@ -68,6 +71,14 @@ export function adminRoutes(deps: OriginDeps) {
           now,
         }),
       }))
+    })
+    .post('/reconciliations', valid('json', ReconciliationRequest), async (c) =>
+      c.json(await runReconciliation(deps, c.req.valid('json').date, { adminUserId: c.get('userId') })),
+    )
+    .get('/reconciliations/:date', valid('param', ReconciliationRequest), async (c) => {
+      const report = await getReconciliation(deps, c.req.valid('param').date)
+      if (!report) throw new AppError('NOT_FOUND', 'no finished reconciliation for that day')
+      return c.json(report)
     })
     .get('/stats', async (c) => c.json(await platformStats(deps.db.read)))
     .get('/audit-log', valid('query', ListQuery), async (c) =>

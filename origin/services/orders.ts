@@ -250,7 +250,7 @@ async function awardFor(tx: Tx, order: PayableOrder, paidAt: Date): Promise<numb
 export async function applyPayment(
   deps: PaymentDeps,
   txn: PayTransaction,
-  source: 'notification' | 'query' | 'job',
+  source: 'notification' | 'query' | 'job' | 'bill',
 ): Promise<PaymentOutcome> {
   deps.metrics.payments.inc()
   if (txn.tradeState !== 'SUCCESS') return 'rejected'

@@ -57,6 +57,12 @@ export interface RefundInput {
   subMchid?: string
 }
 
+export interface TradeBillInfo {
+  hashType: string
+  hashValue: string
+  downloadUrl: string
+}
+
 export interface WechatPayClient {
   prepay(input: PrepayInput): Promise<{ prepayId: string }>
   /** What the mini-program passes to wx.requestPayment (WECHAT.md §2.3). */
@@ -67,6 +73,10 @@ export interface WechatPayClient {
   createRefund(input: RefundInput): Promise<PayRefund>
   /** null when WeChat has no such refund (RESOURCE_NOT_EXISTS). */
   queryRefund(outRefundNo: string, subMchid?: string): Promise<PayRefund | null>
+  /** GET /v3/bill/tradebill for one day (all sub-merchants in partner mode). */
+  tradeBill(billDate: string): Promise<TradeBillInfo>
+  /** The signed GET of a bill's download_url; the raw file bytes. */
+  downloadBill(downloadUrl: string): Promise<Buffer>
   /** Verifies and decrypts; throws WechatNotificationError with a reason otherwise. */
   parseNotification(headers: HeaderSource, rawBody: string, nowSeconds?: number): PayNotification
 }
@@ -216,6 +226,31 @@ export function createWechatPayClient(cfg: WechatPayConfig, opts: PayHttpOptions
         if (isNotFound(err)) return null
         throw err
       }
+    },
+
+    async tradeBill(billDate) {
+      const res = await send(
+        'GET',
+        `/v3/bill/tradebill?bill_date=${encodeURIComponent(billDate)}&bill_type=ALL`,
+      )
+      return parseAnswer('tradebill', res.body, (raw) => {
+        const r = raw as { hash_type?: unknown; hash_value?: unknown; download_url?: unknown }
+        if (
+          typeof r.hash_type !== 'string' ||
+          typeof r.hash_value !== 'string' ||
+          typeof r.download_url !== 'string'
+        )
+          throw new Error('no hash_type/hash_value/download_url')
+        return { hashType: r.hash_type, hashValue: r.hash_value, downloadUrl: r.download_url }
+      })
+    },
+
+    async downloadBill(downloadUrl) {
+      // Only the path and query are taken: the file is fetched from the configured WeChat Pay host,
+      // never from a host named in an answer.
+      const url = new URL(downloadUrl)
+      const res = await send('GET', url.pathname + url.search, undefined, { unsignedSuccess: true })
+      return res.bytes
     },
 
     parseNotification(headers, rawBody, nowSeconds) {

@@ -1,0 +1,148 @@
+/**
+ * WeChat Pay's trade bill (交易账单, API.md §13): a header row, one row per payment or refund with
+ * every field prefixed by a backquote, then a totals header and a totals row. Amounts are yuan with
+ * two decimals and are converted to fen from their digits, never through floating point. Anything
+ * that does not parse fails the whole bill with its line number: a half-read bill must not be
+ * reconciled.
+ */
+import { createHash } from 'node:crypto'
+
+export interface BillPayment {
+  line: number
+  tradeTime: string
+  appid: string
+  mchid: string
+  /** Empty (or `0`) outside partner mode. */
+  subMchid: string
+  transactionId: string
+  outTradeNo: string
+  state: 'SUCCESS' | 'REFUND'
+  settlementFen: number
+  refundId: string
+  outRefundNo: string
+  refundFen: number
+  refundStatus: string
+}
+
+export interface TradeBill {
+  rows: BillPayment[]
+  totals: { count: number; settlementFen: number; refundFen: number }
+}
+
+export class BillParseError extends Error {
+  constructor(
+    readonly line: number,
+    message: string,
+  ) {
+    super(`line ${line}: ${message}`)
+    this.name = 'BillParseError'
+  }
+}
+
+const COLUMNS = {
+  tradeTime: '交易时间',
+  appid: '公众账号ID',
+  mchid: '商户号',
+  subMchid: '特约商户号',
+  transactionId: '微信订单号',
+  outTradeNo: '商户订单号',
+  state: '交易状态',
+  settlement: '应结订单金额',
+  refundId: '微信退款单号',
+  outRefundNo: '商户退款单号',
+  refund: '退款金额',
+  refundStatus: '退款状态',
+} as const
+const TOTALS_HEADER = '总交易单数'
+const TRADE_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/
+
+export function sha1Hex(bytes: Buffer): string {
+  return createHash('sha1').update(bytes).digest('hex')
+}
+
+/** "12.30" → 1230. Only digits, a dot and exactly two decimals; an optional leading minus is refused. */
+export function yuanToFen(text: string): number | null {
+  const m = /^(\d{1,13})\.(\d{2})$/.exec(text)
+  if (!m) return null
+  return Number(m[1]) * 100 + Number(m[2])
+}
+
+/** Data fields are "`value" joined by commas; splitting before each backquote keeps commas inside values. */
+function dataFields(text: string): string[] | null {
+  if (!text.startsWith('`')) return null
+  return text
+    .slice(1)
+    .split(',`')
+    .map((f) => f.trim())
+}
+
+export function parseTradeBill(content: string): TradeBill {
+  const lines = content.replace(/^\uFEFF/, '').split(/\r?\n/)
+  while (lines.length > 0 && lines[lines.length - 1]!.trim() === '') lines.pop()
+  if (lines.length === 0) throw new BillParseError(1, 'the bill is empty')
+  const header = lines[0]!.split(',').map((h) => h.trim())
+  const index = {} as Record<keyof typeof COLUMNS, number>
+  for (const [key, name] of Object.entries(COLUMNS) as Array<[keyof typeof COLUMNS, string]>) {
+    const at = header.indexOf(name)
+    if (at < 0) throw new BillParseError(1, `the header has no ${name} column`)
+    index[key] = at
+  }
+  const rows: BillPayment[] = []
+  let lineNo = 1
+  for (; lineNo < lines.length; lineNo++) {
+    const text = lines[lineNo]!
+    if (text.startsWith(TOTALS_HEADER)) break
+    const line = lineNo + 1
+    const fields = dataFields(text)
+    if (!fields || fields.length !== header.length) {
+      throw new BillParseError(line, `expected ${header.length} backquoted fields`)
+    }
+    const get = (key: keyof typeof COLUMNS) => fields[index[key]]!
+    const state = get('state')
+    if (state !== 'SUCCESS' && state !== 'REFUND')
+      throw new BillParseError(line, `交易状态 "${state}" is unknown`)
+    if (!TRADE_TIME.test(get('tradeTime')))
+      throw new BillParseError(line, '交易时间 is not yyyy-MM-dd HH:mm:ss')
+    if (!get('outTradeNo')) throw new BillParseError(line, '商户订单号 is empty')
+    const settlementFen = yuanToFen(get('settlement'))
+    if (settlementFen === null) throw new BillParseError(line, '应结订单金额 is not an amount in yuan')
+    let refundFen = 0
+    if (state === 'REFUND') {
+      const fen = yuanToFen(get('refund'))
+      if (fen === null) throw new BillParseError(line, '退款金额 is not an amount in yuan')
+      if (!get('outRefundNo')) throw new BillParseError(line, '商户退款单号 is empty')
+      refundFen = fen
+    }
+    rows.push({
+      line,
+      tradeTime: get('tradeTime'),
+      appid: get('appid'),
+      mchid: get('mchid'),
+      subMchid: get('subMchid'),
+      transactionId: get('transactionId'),
+      outTradeNo: get('outTradeNo'),
+      state,
+      settlementFen,
+      refundId: get('refundId'),
+      outRefundNo: get('outRefundNo'),
+      refundFen,
+      refundStatus: get('refundStatus'),
+    })
+  }
+  if (lineNo >= lines.length) throw new BillParseError(lineNo + 1, `no ${TOTALS_HEADER} totals header`)
+  const totalsHeader = lines[lineNo]!.split(',').map((h) => h.trim())
+  const totalsLine = lineNo + 2
+  const totals = dataFields(lines[lineNo + 1] ?? '')
+  if (!totals || totals.length !== totalsHeader.length) {
+    throw new BillParseError(totalsLine, 'the totals row does not match its header')
+  }
+  const total = (name: string) => totals[totalsHeader.indexOf(name)] ?? ''
+  const count = /^\d+$/.test(total(TOTALS_HEADER)) ? Number(total(TOTALS_HEADER)) : null
+  const settlementTotal = yuanToFen(total('应结订单总金额'))
+  const refundTotal = yuanToFen(total('退款总金额'))
+  if (count === null || settlementTotal === null || refundTotal === null) {
+    throw new BillParseError(totalsLine, 'the totals row does not parse')
+  }
+  if (lines.length > lineNo + 2) throw new BillParseError(lineNo + 3, 'unexpected text after the totals row')
+  return { rows, totals: { count, settlementFen: settlementTotal, refundFen: refundTotal } }
+}
