@@ -290,3 +290,27 @@ export const reconciliations = mysqlTable('reconciliations', {
   startedAt: utc('started_at').notNull(),
   finishedAt: utc('finished_at'),
 })
+
+/**
+ * Transactional outbox: a message is written in the transaction of the change it reports, and a
+ * job delivers it (API.md §15), so a crash between commit and send neither loses nor duplicates it
+ * from our side. `dedupeKey` makes each business event one message; `topic` names the channel.
+ */
+export const outbox = mysqlTable(
+  'outbox',
+  {
+    id: id(),
+    topic: varchar('topic', { length: 64 }).notNull(),
+    dedupeKey: varchar('dedupe_key', { length: 128 }).notNull().unique('outbox_dedupe_key_uq'),
+    payload: json('payload').notNull(),
+    /** SENT and REFUSED (e.g. 43101, the user has not subscribed) are final and normal; FAILED is final. */
+    status: mysqlEnum('status', ['PENDING', 'SENT', 'REFUSED', 'FAILED']).notNull(),
+    attempts: int('attempts').notNull().default(0),
+    /** When the sender may try next; also its claim while it sends. */
+    nextAttemptAt: utc('next_attempt_at').notNull(),
+    lastError: varchar('last_error', { length: 255 }),
+    createdAt: utc('created_at').notNull(),
+    sentAt: utc('sent_at'),
+  },
+  (t) => [index('outbox_status_next_idx').on(t.status, t.nextAttemptAt)],
+)

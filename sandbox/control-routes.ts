@@ -87,6 +87,16 @@ export function controlRoutes(ctx: SandboxContext): Hono {
     return c.body(null, 204)
   })
 
+  app.get('/subscribe-messages', (c) => c.json({ items: store.subscribeMessages }))
+
+  /** Makes that user one who has not subscribed: messages to them answer 43101. */
+  app.post('/subscribe/refuse', async (c) => {
+    const input = await parse(c, z.object({ openid: z.string().min(1) }))
+    if (input instanceof Response) return input
+    store.unsubscribed.add(input.openid)
+    return c.body(null, 204)
+  })
+
   app.get('/shipments', (c) => c.json({ items: [...store.shipments.values()] }))
 
   app.get('/refunds/:outRefundNo', (c) => {

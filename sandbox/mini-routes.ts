@@ -22,6 +22,15 @@ const shippingSchema = z.object({
   payer: z.object({ openid: z.string().min(1) }),
 })
 
+const subscribeSchema = z.object({
+  touser: z.string().min(1),
+  template_id: z.string().min(1),
+  page: z.string().optional(),
+  miniprogram_state: z.enum(['developer', 'trial', 'formal']).optional(),
+  lang: z.string().optional(),
+  data: z.record(z.string(), z.object({ value: z.string().min(1) })),
+})
+
 const SCENE_CHARS = /^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]+$/
 const MAX_SCENE_CHARS = 32
 const DEFAULT_QR_WIDTH_PX = 430
@@ -109,6 +118,19 @@ export function miniRoutes(ctx: SandboxContext): Hono {
       receivedAt: new Date().toISOString(),
       body,
     })
+    return errcode(c, 0, 'ok')
+  })
+
+  app.post('/cgi-bin/message/subscribe/send', async (c) => {
+    if (!tokens.isValid(c.req.query('access_token') ?? '')) {
+      return errcode(c, 40001, 'invalid credential, access_token is invalid or not latest')
+    }
+    const body = await jsonObject(c)
+    const parsed = body ? subscribeSchema.safeParse(body) : undefined
+    if (!body || !parsed?.success) return errcode(c, 47003, 'argument invalid! data.thing1.value invalid')
+    if (ctx.store.unsubscribed.has(parsed.data.touser))
+      return errcode(c, 43101, 'user refuse to accept the msg')
+    ctx.store.subscribeMessages.push({ receivedAt: new Date().toISOString(), body })
     return errcode(c, 0, 'ok')
   })
 

@@ -94,11 +94,20 @@ export interface SandboxShipment {
   body: Record<string, unknown>
 }
 
+/** One subscribe message WeChat accepted (subscribeMessage.send). */
+export interface SandboxSubscribeMessage {
+  receivedAt: string
+  body: Record<string, unknown>
+}
+
 export class SandboxStore {
   readonly orders = new Map<string, SandboxOrder>()
   readonly refunds = new Map<string, SandboxRefund>()
   /** By transaction_id: WeChat takes one delivery report per payment. */
   readonly shipments = new Map<string, SandboxShipment>()
+  readonly subscribeMessages: SandboxSubscribeMessage[] = []
+  /** openids that have not subscribed: sending to them answers 43101. */
+  readonly unsubscribed = new Set<string>()
 
   orderByTransactionId(transactionId: string): SandboxOrder | undefined {
     for (const order of this.orders.values()) if (order.transactionId === transactionId) return order

@@ -51,6 +51,7 @@ export function createMetrics() {
       labelNames: ['kind'],
       registers: [registry],
     }),
+    outboxMessages: counter('outbox_messages_total', 'outbox deliveries by outcome', ['outcome']),
     jobLastSuccess: new Gauge({
       name: 'job_last_success_timestamp_seconds',
       help: 'unix time of the last successful run of each job',

@@ -37,7 +37,12 @@ export function pointsRoutes(deps: OriginDeps) {
       c.json(await viewGiftByCode(db, c.req.valid('param').code)),
     )
     .post('/gifts/:code/claim', valid('param', CodeParam), async (c) => {
-      const result = await claimGift(db, c.req.valid('param').code, c.get('userId'))
+      const result = await claimGift(
+        db,
+        c.req.valid('param').code,
+        c.get('userId'),
+        deps.config.WECHAT_TEMPLATE_GIFT_CLAIMED,
+      )
       deps.metrics.gifts.inc({ status: 'CLAIMED' })
       return c.json(result)
     })

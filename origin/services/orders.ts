@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { and, eq, isNull, lt, or, sql } from 'drizzle-orm'
-import { orders, users } from '../../db/schema.ts'
+import { merchants, orders, users } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
 import type { OriginConfig } from '../config.ts'
 import { type Database, type Numeric, runTx, selectRows, type Tx, writeRows } from '../db/client.ts'
@@ -20,6 +20,7 @@ import { createOnce, finishOnce, type IdempotencyScope, type StoredResponse } fr
 import { merchantIssuance, transfer, userAccount } from './ledger.ts'
 import { findMerchant } from './merchants.ts'
 import type { OrderRow } from './order-queries.ts'
+import { enqueuePointsEarned } from './outbox.ts'
 
 export interface PaymentDeps {
   db: Database
@@ -297,6 +298,17 @@ export async function applyPayment(
           now,
         })
         if (!moved.applied) throw new Error(`order ${order.id}: awarded twice while PENDING`)
+        const [shop] = await tx
+          .select({ name: merchants.name })
+          .from(merchants)
+          .where(eq(merchants.id, order.merchantId))
+        await enqueuePointsEarned(tx, deps.config.WECHAT_TEMPLATE_POINTS_EARNED, {
+          orderId: order.id,
+          userId: order.userId,
+          merchantName: shop?.name ?? '',
+          points: award,
+          at: now,
+        })
       }
       await writeRows(
         tx,

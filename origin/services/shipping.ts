@@ -9,6 +9,7 @@ import { merchants, orders, users } from '../../db/schema.ts'
 import { type Database, type Numeric, selectRows } from '../db/client.ts'
 import type { Logger } from '../http/logger.ts'
 import type { Metrics } from '../http/metrics.ts'
+import { retryDelayMs } from '../jobs/backoff.ts'
 import { toBeijingRfc3339 } from '../wechat/beijing-time.ts'
 import { WechatApiError } from '../wechat/errors.ts'
 import type { WechatMiniClient } from '../wechat/mini-client.ts'
@@ -29,11 +30,6 @@ const BATCH = 50
 const CLAIM_MS = 60_000
 const OVERDUE_AFTER_MS = 10 * 60_000
 const MAX_ERRMSG = 255
-
-/** The wait before retry n (1-based): one job interval, doubling, at most 60 intervals. */
-export function shippingRetryDelayMs(attempt: number, intervalMs: number): number {
-  return Math.min(intervalMs * 2 ** Math.min(attempt - 1, 16), 60 * intervalMs)
-}
 
 function retryable(err: unknown): boolean {
   if (!(err instanceof WechatApiError)) return true
@@ -88,7 +84,7 @@ async function uploadOne(deps: ShippingDeps, orderId: number, now: Date): Promis
     const message = (err as Error).message.slice(0, MAX_ERRMSG)
     if (retryable(err)) {
       const attempts = row.attempts + 1
-      const nextAt = new Date(now.getTime() + shippingRetryDelayMs(attempts, deps.config.JOB_INTERVAL_MS))
+      const nextAt = new Date(now.getTime() + retryDelayMs(attempts, deps.config.JOB_INTERVAL_MS))
       await finish({ shippingAttempts: attempts, shippingNextAt: nextAt, shippingError: message })
       deps.metrics.shippingUploads.inc({ outcome: 'retry' })
       deps.log.warn('shipping upload will be retried', { orderId, attempts, error: message })
