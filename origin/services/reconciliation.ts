@@ -73,9 +73,9 @@ function dayBounds(date: string): { start: Date; end: Date } {
 }
 
 /** The bill row as the transaction a notification would carry. */
-function transactionOf(row: BillPayment): PayTransaction {
+function transactionOf(row: BillPayment, appid: string): PayTransaction {
   return {
-    appid: row.appid,
+    appid: row.appid || appid,
     mchid: row.mchid,
     // Direct-merchant bills fill 特约商户号 with 0.
     subMchid: row.subMchid && row.subMchid !== '0' ? row.subMchid : undefined,
@@ -155,7 +155,7 @@ async function compare(deps: PaymentDeps, date: string, bill: TradeBill): Promis
       mismatch('AMOUNT', `WeChat ${row.settlementFen} fen, local ${local.amountFen} fen`)
     else if (local.status === 'CLOSED') mismatch('STATE', 'paid at WeChat, CLOSED locally')
     else if (local.status === 'PENDING') {
-      const outcome = await applyPayment(deps, transactionOf(row), 'bill')
+      const outcome = await applyPayment(deps, transactionOf(row, deps.config.WECHAT_APPID), 'bill')
       if (outcome === 'paid') report.fixed.push({ outTradeNo: row.outTradeNo, action: 'APPLIED_PAYMENT' })
       else if (outcome === 'already_paid') report.matched++
       else mismatch('STATE', 'the bill row does not match its order (appid, mchid or sub_mchid)')
@@ -186,7 +186,8 @@ async function compare(deps: PaymentDeps, date: string, bill: TradeBill): Promis
     if (!local) mismatch('MISSING_LOCAL', `refunded at WeChat (${row.refundFen} fen), no such local refund`)
     else if (local.amountFen !== row.refundFen)
       mismatch('AMOUNT', `WeChat refunded ${row.refundFen} fen, local ${local.amountFen} fen`)
-    else if (local.status !== 'SUCCESS') mismatch('STATE', `refunded at WeChat, ${local.status} locally`)
+    else if ((row.refundStatus === '' || row.refundStatus === 'SUCCESS') !== (local.status === 'SUCCESS'))
+      mismatch('STATE', `refund ${row.refundStatus || 'SUCCESS'} at WeChat, ${local.status} locally`)
     else report.matched++
   }
   const billedRefunds = new Set(refundNos)
@@ -216,7 +217,7 @@ async function reconcile(deps: PaymentDeps, date: string): Promise<Reconciliatio
     if (err instanceof BillParseError) return failed(date, { message: err.message, line: err.line })
     throw err
   }
-  if (bill.totals.count !== bill.rows.length) {
+  if (bill.totals.count !== null && bill.totals.count !== bill.rows.length) {
     deps.log.warn('trade bill totals row disagrees with its rows', { date, totals: bill.totals.count })
   }
   return compare(deps, date, bill)

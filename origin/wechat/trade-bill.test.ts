@@ -79,6 +79,19 @@ describe('trade bill parsing', () => {
       expect(yuanToFen(bad)).toBeNull()
   })
 
+  it('reads the columns API.md names even without 公众账号ID, and totals by name', () => {
+    const noAppid = (text: string) =>
+      text
+        .split('\r\n')
+        .map((l, i) =>
+          i === 0 ? l.replace('公众账号ID,', '') : l.startsWith('`2026') ? l.replace(',`wx1', '') : l,
+        )
+        .join('\r\n')
+    const parsed = parseTradeBill(noAppid(bill([pay('PT1', '12.35'), refund('PT1', 'RF1', '0.05')])))
+    expect(parsed.rows[0]).toMatchObject({ appid: '', outTradeNo: 'PT1', settlementFen: 1235 })
+    expect(parsed.rows[1]).toMatchObject({ outRefundNo: 'RF1', refundFen: 5 })
+  })
+
   it('parses backquoted payment and refund rows by header name, commas inside values included', () => {
     const parsed = parseTradeBill(bill([pay('PT1', '12.35', 'Tea, large'), refund('PT1', 'RF1', '0.05')]))
     expect(parsed.rows).toHaveLength(2)
@@ -100,6 +113,7 @@ describe('trade bill parsing', () => {
       [bill([pay('PT1', '12.35').replace('SUCCESS', 'REVOKED')]), 2],
       [bill([pay('PT1', '12.35')], row(['x', '1.00', '0.00', '0.00', '0.00', '1.00', '0.00'])), 4],
       [[HEADER, pay('PT1', '1.00')].join('\n'), 3],
+      [bill([pay('PT1', '12.35'), 'stray text', pay('PT2', '1.00')]), 3],
       [HEADER.replace('商户订单号', '订单'), 1],
     ]
     for (const [content, line] of cases) {

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto'
 export interface BillPayment {
   line: number
   tradeTime: string
+  /** '' when the bill has no 公众账号ID column. */
   appid: string
   mchid: string
   /** Empty (or `0`) outside partner mode. */
@@ -26,7 +27,8 @@ export interface BillPayment {
 
 export interface TradeBill {
   rows: BillPayment[]
-  totals: { count: number; settlementFen: number; refundFen: number }
+  /** As the totals row states them; null for a column the bill does not have. */
+  totals: { count: number | null; settlementFen: number | null; refundFen: number | null }
 }
 
 export class BillParseError extends Error {
@@ -41,7 +43,6 @@ export class BillParseError extends Error {
 
 const COLUMNS = {
   tradeTime: '交易时间',
-  appid: '公众账号ID',
   mchid: '商户号',
   subMchid: '特约商户号',
   transactionId: '微信订单号',
@@ -53,6 +54,8 @@ const COLUMNS = {
   refund: '退款金额',
   refundStatus: '退款状态',
 } as const
+/** Read when present; API.md §13 does not promise it. */
+const APPID_COLUMN = '公众账号ID'
 const TOTALS_HEADER = '总交易单数'
 const TRADE_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/
 
@@ -87,11 +90,15 @@ export function parseTradeBill(content: string): TradeBill {
     if (at < 0) throw new BillParseError(1, `the header has no ${name} column`)
     index[key] = at
   }
+  const appidAt = header.indexOf(APPID_COLUMN)
   const rows: BillPayment[] = []
-  let lineNo = 1
-  for (; lineNo < lines.length; lineNo++) {
+  // The file ends with the totals header and the totals row; everything between is data rows.
+  const totalsAt = lines.length - 2
+  if (totalsAt < 1)
+    throw new BillParseError(lines.length + 1, 'no totals header and totals row after the rows')
+  if (lines[totalsAt]!.startsWith('`')) throw new BillParseError(totalsAt + 1, 'expected the totals header')
+  for (let lineNo = 1; lineNo < totalsAt; lineNo++) {
     const text = lines[lineNo]!
-    if (text.startsWith(TOTALS_HEADER)) break
     const line = lineNo + 1
     const fields = dataFields(text)
     if (!fields || fields.length !== header.length) {
@@ -116,7 +123,7 @@ export function parseTradeBill(content: string): TradeBill {
     rows.push({
       line,
       tradeTime: get('tradeTime'),
-      appid: get('appid'),
+      appid: appidAt < 0 ? '' : fields[appidAt]!,
       mchid: get('mchid'),
       subMchid: get('subMchid'),
       transactionId: get('transactionId'),
@@ -129,20 +136,24 @@ export function parseTradeBill(content: string): TradeBill {
       refundStatus: get('refundStatus'),
     })
   }
-  if (lineNo >= lines.length) throw new BillParseError(lineNo + 1, `no ${TOTALS_HEADER} totals header`)
-  const totalsHeader = lines[lineNo]!.split(',').map((h) => h.trim())
-  const totalsLine = lineNo + 2
-  const totals = dataFields(lines[lineNo + 1] ?? '')
+  const totalsHeader = lines[totalsAt]!.split(',').map((h) => h.trim())
+  const totalsLine = totalsAt + 2
+  const totals = dataFields(lines[totalsAt + 1]!)
   if (!totals || totals.length !== totalsHeader.length) {
     throw new BillParseError(totalsLine, 'the totals row does not match its header')
   }
-  const total = (name: string) => totals[totalsHeader.indexOf(name)] ?? ''
-  const count = /^\d+$/.test(total(TOTALS_HEADER)) ? Number(total(TOTALS_HEADER)) : null
-  const settlementTotal = yuanToFen(total('应结订单总金额'))
-  const refundTotal = yuanToFen(total('退款总金额'))
-  if (count === null || settlementTotal === null || refundTotal === null) {
-    throw new BillParseError(totalsLine, 'the totals row does not parse')
+  const amounts = totals.map((t) => (/^\d+$/.test(t) ? Number(t) : yuanToFen(t)))
+  if (amounts.some((a) => a === null)) throw new BillParseError(totalsLine, 'the totals row does not parse')
+  const total = (name: string) => {
+    const at = totalsHeader.indexOf(name)
+    return at < 0 ? null : amounts[at]!
   }
-  if (lines.length > lineNo + 2) throw new BillParseError(lineNo + 3, 'unexpected text after the totals row')
-  return { rows, totals: { count, settlementFen: settlementTotal, refundFen: refundTotal } }
+  return {
+    rows,
+    totals: {
+      count: total(TOTALS_HEADER),
+      settlementFen: total('应结订单总金额'),
+      refundFen: total('退款总金额'),
+    },
+  }
 }
