@@ -274,6 +274,23 @@ export const API_ROUTES: RouteDoc[] = [
   },
   {
     method: 'post',
+    path: '/api/admin/reconciliations',
+    summary: 'Reconcile a day against the WeChat Pay trade bill now',
+    access: 'admin',
+    body: S.ReconciliationRequest,
+    status: 200,
+    answer: S.ReconciliationReport,
+  },
+  {
+    method: 'get',
+    path: '/api/admin/reconciliations/{date}',
+    summary: 'The stored reconciliation report of a day',
+    access: 'admin',
+    status: 200,
+    answer: S.ReconciliationReport,
+  },
+  {
+    method: 'post',
     path: '/api/admin/adjustments',
     summary: 'Adjust a balance (±)',
     access: 'admin',

@@ -213,6 +213,29 @@ export const ReconciliationRequest = z.object({
       'must be a real day',
     ),
 })
+const BillTotals = z.object({
+  payments: z.number(),
+  paidFen: z.number(),
+  refunds: z.number(),
+  refundedFen: z.number(),
+})
+export const ReconciliationReport = z.object({
+  date: z.string(),
+  status: z.enum(['DONE', 'FAILED']),
+  wechat: BillTotals,
+  local: BillTotals,
+  matched: z.number(),
+  fixed: z.array(z.object({ outTradeNo: z.string(), action: z.literal('APPLIED_PAYMENT') })),
+  mismatches: z.array(
+    z.object({
+      kind: z.enum(['MISSING_LOCAL', 'MISSING_REMOTE', 'AMOUNT', 'STATE']),
+      outTradeNo: z.string(),
+      outRefundNo: z.string().optional(),
+      detail: z.string(),
+    }),
+  ),
+  error: z.object({ message: z.string(), line: z.number().optional() }).optional(),
+})
 export const AdminMerchantsQuery = ListQuery.extend({ status: z.enum(MERCHANT_STATUSES).optional() })
 export const StatsQuery = z.object({
   from: z.iso.datetime({ offset: true }).optional(),

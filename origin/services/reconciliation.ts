@@ -6,8 +6,10 @@
  * a run again finds those orders PAID and fixes nothing twice.
  */
 import { and, eq, gte, inArray, lt, sql } from 'drizzle-orm'
+import type { z } from 'zod'
 import { orders, reconciliations, refunds } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
+import type { ReconciliationReport as ReconciliationReportSchema } from '../../shared/schemas.ts'
 import { runTx, selectRows, writeRows } from '../db/client.ts'
 import { WechatPayError } from '../wechat/errors.ts'
 import type { PayTransaction } from '../wechat/pay-resources.ts'
@@ -25,24 +27,8 @@ import { applyPayment, type PaymentDeps } from './orders.ts'
 export type MismatchKind = 'MISSING_LOCAL' | 'MISSING_REMOTE' | 'AMOUNT' | 'STATE'
 export const MISMATCH_KINDS: MismatchKind[] = ['MISSING_LOCAL', 'MISSING_REMOTE', 'AMOUNT', 'STATE']
 
-interface Totals {
-  payments: number
-  paidFen: number
-  refunds: number
-  refundedFen: number
-}
-
-export interface ReconciliationReport {
-  date: string
-  status: 'DONE' | 'FAILED'
-  wechat: Totals
-  local: Totals
-  matched: number
-  fixed: Array<{ outTradeNo: string; action: 'APPLIED_PAYMENT' }>
-  mismatches: Array<{ kind: MismatchKind; outTradeNo: string; outRefundNo?: string; detail: string }>
-  /** Why a FAILED run failed; `line` names the bill line that did not parse. */
-  error?: { message: string; line?: number }
-}
+type Totals = ReconciliationReport['wechat']
+export type ReconciliationReport = z.infer<typeof ReconciliationReportSchema>
 
 const NO_TOTALS: Totals = { payments: 0, paidFen: 0, refunds: 0, refundedFen: 0 }
 /** A RUNNING claim older than this belongs to a crashed run and may be taken over. */
