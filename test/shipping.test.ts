@@ -11,6 +11,8 @@ import { HOLDS, invariants, type Stack, startStack } from './harness/stack.ts'
 
 const JOB_INTERVAL_MS = 200
 const UPLOAD_PATH = '/wxa/sec/order/upload_shipping_info'
+/** Time a loaded 2-core test machine may add to the contract's bounds (HTTP round trips, a busy job run). */
+const LOAD_ALLOWANCE_MS = 1000
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 describe.each(['direct', 'partner'] as const)('shipping info in %s mode', (mode) => {
@@ -96,8 +98,7 @@ describe.each(['direct', 'partner'] as const)('shipping info in %s mode', (mode)
     const o = await paidOrder(m)
     const seen = await shippingStatusOf(o, 'UPLOADED')
     expect(seen.status).toBe('UPLOADED')
-    // The order may be PAID slightly before the sandbox answered /pay; allow the HTTP round trips.
-    expect(seen.atMs - o.paidAtMs).toBeLessThan(2 * JOB_INTERVAL_MS + 400)
+    expect(seen.atMs - o.paidAtMs).toBeLessThan(2 * JOB_INTERVAL_MS + LOAD_ALLOWANCE_MS)
     await sleep(4 * JOB_INTERVAL_MS)
     const uploads = await uploadsOf(o.transactionId)
     expect(uploads).toHaveLength(1)
@@ -133,8 +134,8 @@ describe.each(['direct', 'partner'] as const)('shipping info in %s mode', (mode)
     const at = attempts.map((a) => Date.parse(a.at))
     const gaps = at.slice(1).map((t, i) => t - at[i]!)
     // Retry n waits min(interval × 2^(n-1), 60 intervals) and the job then runs within an interval.
-    expect(gaps[0]).toBeLessThan(2 * JOB_INTERVAL_MS + 150)
-    expect(gaps[3]).toBeGreaterThanOrEqual(8 * JOB_INTERVAL_MS - 50)
+    expect(gaps[0]).toBeLessThan(2 * JOB_INTERVAL_MS + LOAD_ALLOWANCE_MS)
+    expect(gaps[3]).toBeGreaterThanOrEqual(8 * JOB_INTERVAL_MS)
     expect(gaps[3]!).toBeGreaterThan(gaps[0]!)
     expect(
       (await control<any>(stack.sandbox, 'GET', '/shipments')).json.items.filter(

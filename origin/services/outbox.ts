@@ -119,7 +119,7 @@ function retryable(err: unknown): boolean {
   return err.kind === 'UNAVAILABLE' || err.kind === 'BAD_RESPONSE' || err.errcode === -1
 }
 
-async function sendOne(deps: OutboxDeps, row: typeof outbox.$inferSelect, now: Date): Promise<boolean> {
+async function sendOne(deps: OutboxDeps, row: typeof outbox.$inferSelect): Promise<boolean> {
   const attempts = row.attempts + 1
   const finish = (set: Partial<typeof outbox.$inferInsert>) =>
     deps.db.primary
@@ -136,7 +136,7 @@ async function sendOne(deps: OutboxDeps, row: typeof outbox.$inferSelect, now: D
       return false
     }
     if (retryable(err)) {
-      const nextAttemptAt = new Date(now.getTime() + retryDelayMs(attempts, deps.config.JOB_INTERVAL_MS))
+      const nextAttemptAt = new Date(Date.now() + retryDelayMs(attempts, deps.config.JOB_INTERVAL_MS))
       await finish({ nextAttemptAt, lastError: message })
       deps.metrics.outboxMessages.inc({ outcome: 'retry' })
       return false
@@ -167,7 +167,7 @@ export async function sendDueOutbox(deps: OutboxDeps, now: Date): Promise<number
       .where(and(eq(outbox.id, id), eq(outbox.status, 'PENDING'), lte(outbox.nextAttemptAt, now)))
     if (claim.affectedRows !== 1) continue
     const [row] = await deps.db.primary.select().from(outbox).where(eq(outbox.id, id))
-    if (row?.topic === SUBSCRIBE_TOPIC && (await sendOne(deps, row, now))) sent++
+    if (row?.topic === SUBSCRIBE_TOPIC && (await sendOne(deps, row))) sent++
   }
   return sent
 }

@@ -265,6 +265,15 @@ export async function runReconciliation(
 ): Promise<ReconciliationReport> {
   const now = new Date()
   if (!(await claim(deps, date, now))) return waitForOtherRun(deps, date)
+  return runClaimed(deps, date, actor, now)
+}
+
+async function runClaimed(
+  deps: PaymentDeps,
+  date: string,
+  actor: { adminUserId: number } | null,
+  now: Date,
+): Promise<ReconciliationReport> {
   let report: ReconciliationReport
   let providerError: WechatPayError | null = null
   try {
@@ -329,6 +338,8 @@ export async function reconcileYesterday(deps: PaymentDeps, now: Date): Promise<
   )
   if (row && row.status !== 'FAILED') return 0
   if (row?.finishedAt && now.getTime() - new Date(row.finishedAt).getTime() < RETRY_FAILED_AFTER_MS) return 0
-  await runReconciliation(deps, date, null)
+  // Another instance's run is as good as this one's: no waiting here.
+  if (!(await claim(deps, date, now))) return 0
+  await runClaimed(deps, date, null, now)
   return 1
 }

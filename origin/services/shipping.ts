@@ -84,7 +84,8 @@ async function uploadOne(deps: ShippingDeps, orderId: number, now: Date): Promis
     const message = (err as Error).message.slice(0, MAX_ERRMSG)
     if (retryable(err)) {
       const attempts = row.attempts + 1
-      const nextAt = new Date(now.getTime() + retryDelayMs(attempts, deps.config.JOB_INTERVAL_MS))
+      // Counted from the failure, not the job run's start: the wait is never shorter than the backoff.
+      const nextAt = new Date(Date.now() + retryDelayMs(attempts, deps.config.JOB_INTERVAL_MS))
       await finish({ shippingAttempts: attempts, shippingNextAt: nextAt, shippingError: message })
       deps.metrics.shippingUploads.inc({ outcome: 'retry' })
       deps.log.warn('shipping upload will be retried', { orderId, attempts, error: message })
