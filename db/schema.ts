@@ -23,6 +23,7 @@ import {
   ORDER_STATUSES,
   RECORD_KINDS,
   REFUND_STATUSES,
+  SHIPPING_STATUSES,
 } from '../shared/schemas.ts'
 
 const id = (name = 'id') => bigint(name, { mode: 'number', unsigned: true }).autoincrement().primaryKey()
@@ -66,6 +67,8 @@ export const merchants = mysqlTable(
     dailyCapPerUser: points('daily_cap_per_user'),
     createdAt: utc('created_at').notNull(),
     updatedAt: utc('updated_at').notNull(),
+    /** The merchant's WeChat Pay sub-merchant id (特约商户号); partner mode pays only into it. */
+    subMchid: varchar('sub_mchid', { length: 32 }),
   },
   (t) => [index('merchants_status_idx').on(t.status, t.id)],
 )
@@ -221,9 +224,19 @@ export const orders = mysqlTable(
     lastQueriedAt: utc('last_queried_at'),
     createdAt: utc('created_at').notNull(),
     updatedAt: utc('updated_at').notNull(),
+    /** The sub-merchant paid by this order (partner mode), fixed at creation; null for a direct order. */
+    subMchid: varchar('sub_mchid', { length: 32 }),
+    /** Delivery reported to WeChat (API.md §12): null until PAID. */
+    shippingStatus: mysqlEnum('shipping_status', SHIPPING_STATUSES),
+    shippingAttempts: int('shipping_attempts').notNull().default(0),
+    /** When the upload job may try next; also its claim on the order while it calls WeChat. */
+    shippingNextAt: utc('shipping_next_at'),
+    /** WeChat's errmsg of a FAILED upload, for operators. */
+    shippingError: varchar('shipping_error', { length: 255 }),
   },
   (t) => [
     index('orders_user_idx').on(t.userId, t.id),
+    index('orders_shipping_idx').on(t.shippingStatus, t.shippingNextAt),
     index('orders_merchant_idx').on(t.merchantId, t.id),
     index('orders_merchant_created_idx').on(t.merchantId, t.createdAt),
     index('orders_status_created_idx').on(t.status, t.createdAt),
@@ -311,4 +324,40 @@ export const auditLog = mysqlTable(
     createdAt: utc('created_at').notNull(),
   },
   (t) => [index('audit_log_created_idx').on(t.createdAt)],
+)
+
+/**
+ * One trade-bill reconciliation per Asia/Shanghai day (API.md §13). The row is also the run's
+ * claim: a run takes it by moving it to RUNNING, so concurrent runs for a day produce one result.
+ */
+export const reconciliations = mysqlTable('reconciliations', {
+  billDate: date('bill_date', { mode: 'string' }).primaryKey(),
+  status: mysqlEnum('status', ['RUNNING', 'DONE', 'FAILED']).notNull(),
+  report: json('report'),
+  startedAt: utc('started_at').notNull(),
+  finishedAt: utc('finished_at'),
+})
+
+/**
+ * Transactional outbox: a message is written in the transaction of the change it reports, and a
+ * job delivers it (API.md §15), so a crash between commit and send neither loses nor duplicates it
+ * from our side. `dedupeKey` makes each business event one message; `topic` names the channel.
+ */
+export const outbox = mysqlTable(
+  'outbox',
+  {
+    id: id(),
+    topic: varchar('topic', { length: 64 }).notNull(),
+    dedupeKey: varchar('dedupe_key', { length: 128 }).notNull().unique('outbox_dedupe_key_uq'),
+    payload: json('payload').notNull(),
+    /** SENT and REFUSED (e.g. 43101, the user has not subscribed) are final and normal; FAILED is final. */
+    status: mysqlEnum('status', ['PENDING', 'SENT', 'REFUSED', 'FAILED']).notNull(),
+    attempts: int('attempts').notNull().default(0),
+    /** When the sender may try next; also its claim while it sends. */
+    nextAttemptAt: utc('next_attempt_at').notNull(),
+    lastError: varchar('last_error', { length: 255 }),
+    createdAt: utc('created_at').notNull(),
+    sentAt: utc('sent_at'),
+  },
+  (t) => [index('outbox_status_next_idx').on(t.status, t.nextAttemptAt)],
 )

@@ -97,6 +97,14 @@ run('origin', ['--import', 'tsx', 'origin/main.ts'], {
   // No load balancer to drain from: Ctrl-C stops at once.
   SHUTDOWN_DRAIN_MS: env('SHUTDOWN_DRAIN_MS', '0'),
   ...sandboxEnv(sandbox),
+  // A platform for many shops runs in partner mode (API.md §11); the sandbox takes any sub-merchant
+  // id, so approval gives each merchant one and the stack is usable end to end without an admin call.
+  WECHAT_PAY_MODE: env('WECHAT_PAY_MODE', 'partner'),
+  DEV_ASSIGN_SUB_MCHID: 'true',
+  // The sandbox takes any template id, so the outbox's messages are sent (and visible at
+  // GET /sandbox/subscribe-messages) in a dev run too.
+  WECHAT_TEMPLATE_POINTS_EARNED: env('WECHAT_TEMPLATE_POINTS_EARNED', 'dev-points-earned'),
+  WECHAT_TEMPLATE_GIFT_CLAIMED: env('WECHAT_TEMPLATE_GIFT_CLAIMED', 'dev-gift-claimed'),
 })
 log(
   `origin on ${originUrl} (admin openid: ${env('ADMIN_OPENIDS', 'admin')}; log in with code "code-<openid>")`,

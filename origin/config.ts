@@ -117,6 +117,13 @@ const schema = z.object({
   WECHAT_PAY_PUBLIC_KEY_ID: z.string().min(1),
   WECHAT_PAY_BASE_URL: z.url().default('https://api.mch.weixin.qq.com'),
   WECHAT_API_BASE_URL: z.url().default('https://api.weixin.qq.com'),
+  /** API.md §11: partner = service provider paying each merchant's sub-merchant account. */
+  WECHAT_PAY_MODE: z.enum(['direct', 'partner']).default('direct'),
+  /** Local stacks only (`npm run dev`): approval gives a merchant a made-up sub-merchant id. */
+  DEV_ASSIGN_SUB_MCHID: z.stringbool().default(false),
+  /** Subscribe-message templates (API.md §15); an unset one is not sent. */
+  WECHAT_TEMPLATE_POINTS_EARNED: z.string().min(1).max(128).optional(),
+  WECHAT_TEMPLATE_GIFT_CLAIMED: z.string().min(1).max(128).optional(),
 })
 
 export type OriginConfig = z.infer<typeof schema>

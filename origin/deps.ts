@@ -10,7 +10,10 @@ import { createFieldCipher } from './security/field-cipher.ts'
 import { expireDueGifts } from './services/gifts.ts'
 import { purgeExpiredIdempotencyKeys } from './services/idempotency.ts'
 import { reconcilePendingOrders } from './services/orders.ts'
+import { sendDueOutbox } from './services/outbox.ts'
+import { reconcileYesterday } from './services/reconciliation.ts'
 import { reconcileRefunds } from './services/refunds.ts'
+import { uploadDueShipping } from './services/shipping.ts'
 import { createWechatMiniClient } from './wechat/mini-client.ts'
 import { createWechatPayClient } from './wechat/pay-client.ts'
 
@@ -62,5 +65,8 @@ export function originJobs(deps: OriginDeps): Job[] {
     { name: 'purge_idempotency_keys', run: (now) => purgeExpiredIdempotencyKeys(deps.db.primary, now) },
     { name: 'reconcile_orders', run: (now) => reconcilePendingOrders(deps, now) },
     { name: 'reconcile_refunds', run: (now) => reconcileRefunds(deps, now) },
+    { name: 'upload_shipping', run: (now) => uploadDueShipping(deps, now) },
+    { name: 'reconcile_trade_bill', run: (now) => reconcileYesterday(deps, now) },
+    { name: 'send_outbox', run: (now) => sendDueOutbox(deps, now) },
   ]
 }

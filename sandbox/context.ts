@@ -1,4 +1,5 @@
 /** Everything one running sandbox holds, handed to its route modules. */
+import type { BillTampering } from './bill.ts'
 import type { Deliverer } from './delivery.ts'
 import type { SandboxIdentity } from './identity.ts'
 import type { SandboxStore } from './store.ts'
@@ -13,4 +14,8 @@ export interface SandboxContext {
   tokens: TokenRegistry
   /** When set, every new refund completes with SUCCESS (and is notified) after this delay. */
   refundAutoCompleteMs?: number
+  /** Per bill date: what tests asked the next bills for that day to get wrong. */
+  billTampering: Map<string, BillTampering>
+  /** Bill files handed out by tradebill, by download token. */
+  billFiles: Map<string, Buffer>
 }

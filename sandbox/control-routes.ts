@@ -5,6 +5,7 @@
 import { type Context, Hono } from 'hono'
 import { z } from 'zod'
 import { completeRefund, MAX_DUPLICATES, payOrder } from './actions.ts'
+import { billTamperingSchema } from './bill.ts'
 import type { SandboxContext } from './context.ts'
 import { refundView, transactionView } from './store.ts'
 
@@ -73,6 +74,30 @@ export function controlRoutes(ctx: SandboxContext): Hono {
       refunds: store.refundsOf(order.outTradeNo).map(refundView),
     })
   })
+
+  app.put('/bills/:date', async (c) => {
+    const input = await parse(c, billTamperingSchema)
+    if (input instanceof Response) return input
+    ctx.billTampering.set(c.req.param('date'), input)
+    return c.json(input)
+  })
+
+  app.delete('/bills/:date', (c) => {
+    ctx.billTampering.delete(c.req.param('date'))
+    return c.body(null, 204)
+  })
+
+  app.get('/subscribe-messages', (c) => c.json({ items: store.subscribeMessages }))
+
+  /** Makes that user one who has not subscribed: messages to them answer 43101. */
+  app.post('/subscribe/refuse', async (c) => {
+    const input = await parse(c, z.object({ openid: z.string().min(1) }))
+    if (input instanceof Response) return input
+    store.unsubscribed.add(input.openid)
+    return c.body(null, 204)
+  })
+
+  app.get('/shipments', (c) => c.json({ items: [...store.shipments.values()] }))
 
   app.get('/refunds/:outRefundNo', (c) => {
     const refund = store.refunds.get(c.req.param('outRefundNo'))

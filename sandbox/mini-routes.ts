@@ -5,7 +5,31 @@
  */
 import { type Context, Hono } from 'hono'
 import QRCode from 'qrcode'
+import { z } from 'zod'
 import type { SandboxContext } from './context.ts'
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/
+
+const shippingSchema = z.object({
+  order_key: z.object({ order_number_type: z.literal(2), transaction_id: z.string().min(1) }),
+  logistics_type: z.number().int().min(1).max(4),
+  delivery_mode: z.literal(1),
+  shipping_list: z
+    .array(z.object({ item_desc: z.string().min(1).max(120) }))
+    .min(1)
+    .max(10),
+  upload_time: z.string().regex(RFC3339),
+  payer: z.object({ openid: z.string().min(1) }),
+})
+
+const subscribeSchema = z.object({
+  touser: z.string().min(1),
+  template_id: z.string().min(1),
+  page: z.string().optional(),
+  miniprogram_state: z.enum(['developer', 'trial', 'formal']).optional(),
+  lang: z.string().optional(),
+  data: z.record(z.string(), z.object({ value: z.string().min(1) })),
+})
 
 const SCENE_CHARS = /^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]+$/
 const MAX_SCENE_CHARS = 32
@@ -71,6 +95,43 @@ export function miniRoutes(ctx: SandboxContext): Hono {
       width: widthPx,
     })
     return c.body(new Uint8Array(png), 200, { 'Content-Type': 'image/png' })
+  })
+
+  // 小程序发货信息管理: one report per paid transaction; a second answers 10060002. The errcodes
+  // other than 40001/47001/10060002 are the sandbox's own choice where WeChat's docs are vague.
+  app.post('/wxa/sec/order/upload_shipping_info', async (c) => {
+    if (!tokens.isValid(c.req.query('access_token') ?? '')) {
+      return errcode(c, 40001, 'invalid credential, access_token is invalid or not latest')
+    }
+    const body = await jsonObject(c)
+    const parsed = body ? shippingSchema.safeParse(body) : undefined
+    if (!body || !parsed?.success) return errcode(c, 47001, 'data format error')
+    const s = parsed.data
+    const order = ctx.store.orderByTransactionId(s.order_key.transaction_id)
+    if (!order || order.appid !== identity.appid) return errcode(c, 10060001, '支付单不存在')
+    if (order.payerOpenid !== s.payer.openid)
+      return errcode(c, 10060014, '参数错误：payer openid 与支付单不符')
+    if (ctx.store.shipments.has(order.transactionId!))
+      return errcode(c, 10060002, '支付单已完成发货，无法继续发货')
+    ctx.store.shipments.set(order.transactionId!, {
+      transactionId: order.transactionId!,
+      receivedAt: new Date().toISOString(),
+      body,
+    })
+    return errcode(c, 0, 'ok')
+  })
+
+  app.post('/cgi-bin/message/subscribe/send', async (c) => {
+    if (!tokens.isValid(c.req.query('access_token') ?? '')) {
+      return errcode(c, 40001, 'invalid credential, access_token is invalid or not latest')
+    }
+    const body = await jsonObject(c)
+    const parsed = body ? subscribeSchema.safeParse(body) : undefined
+    if (!body || !parsed?.success) return errcode(c, 47003, 'argument invalid! data.thing1.value invalid')
+    if (ctx.store.unsubscribed.has(parsed.data.touser))
+      return errcode(c, 43101, 'user refuse to accept the msg')
+    ctx.store.subscribeMessages.push({ receivedAt: new Date().toISOString(), body })
+    return errcode(c, 0, 'ok')
   })
 
   return app

@@ -3,6 +3,8 @@
  * public key on every request, every answer signed with the platform key, errors in v3's
  * `{code, message}` form.
  */
+
+import { createHash } from 'node:crypto'
 import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { z } from 'zod'
@@ -15,6 +17,7 @@ import {
   verifyRequestSignature,
 } from '../origin/wechat/pay-crypto.ts'
 import { completeRefund } from './actions.ts'
+import { buildTradeBill } from './bill.ts'
 import type { SandboxContext } from './context.ts'
 import {
   canonicalJson,
@@ -60,7 +63,32 @@ const prepaySchema = z.strictObject({
   settle_info: z.unknown().optional(),
 })
 
+const subMchid = z.string().regex(/^[0-9]{1,32}$/)
+
+// 服务商 JSAPI 下单: the service provider's sp_appid/sp_mchid, the paid sub_mchid, payer.sp_openid.
+const partnerPrepaySchema = z.strictObject({
+  sp_appid: z.string().min(1).max(32),
+  sp_mchid: z.string().min(1).max(32),
+  sub_appid: z.string().max(32).optional(),
+  sub_mchid: subMchid,
+  description: z.string().min(1).max(127),
+  out_trade_no: z.string().regex(/^[A-Za-z0-9_\-|*]{6,32}$/),
+  time_expire: z.string().regex(RFC3339).optional(),
+  attach: z.string().max(128).optional(),
+  notify_url: notifyUrl,
+  goods_tag: z.string().max(32).optional(),
+  support_fapiao: z.boolean().optional(),
+  amount: z.strictObject({ total: z.number().int().min(1), currency: z.literal('CNY').optional() }),
+  payer: z.strictObject({ sp_openid: z.string().min(1).max(128) }),
+  detail: z.unknown().optional(),
+  scene_info: z.unknown().optional(),
+  settle_info: z.unknown().optional(),
+})
+
+const partnerCloseSchema = z.strictObject({ sp_mchid: z.string().min(1), sub_mchid: subMchid })
+
 const refundSchema = z.strictObject({
+  sub_mchid: subMchid.optional(),
   transaction_id: z.string().optional(),
   out_trade_no: z.string().optional(),
   out_refund_no: z.string().regex(/^[0-9A-Za-z_\-|*@]{1,64}$/),
@@ -163,15 +191,10 @@ export function payRoutes(ctx: SandboxContext): Hono {
   app.use('*', ctx.traffic.middleware())
   app.use('*', checkAuthorization(ctx))
 
-  app.post('/pay/transactions/jsapi', async (c) => {
-    const parsed = prepaySchema.safeParse(await jsonBody(c))
-    if (!parsed.success) return paramError(c, parsed.error)
-    const p = parsed.data
-    if (p.mchid !== identity.mchid) return wxError(c, 400, 'MCH_NOT_EXISTS', 'mchid does not exist')
-    if (p.appid !== identity.appid)
-      return wxError(c, 400, 'APPID_MCHID_NOT_MATCH', 'appid and mchid not match')
-    const fingerprint = canonicalJson(p)
-    const existing = store.orders.get(p.out_trade_no)
+  /** Creates or re-issues an order; a re-issue must repeat the first request exactly. */
+  function prepay(c: Context, fingerprint: string, fresh: () => SandboxOrder) {
+    const first = fresh()
+    const existing = store.orders.get(first.outTradeNo)
     if (existing) {
       if (existing.fingerprint !== fingerprint) {
         return wxError(c, 400, 'INVALID_REQUEST', '请求重入时，参数与首次请求时不一致')
@@ -182,7 +205,18 @@ export function payRoutes(ctx: SandboxContext): Hono {
       if (existing.tradeState === 'CLOSED') return wxError(c, 400, 'ORDER_CLOSED', '订单已关闭')
       return c.json({ prepay_id: existing.prepayId })
     }
-    const order: SandboxOrder = {
+    store.orders.set(first.outTradeNo, first)
+    return c.json({ prepay_id: first.prepayId })
+  }
+
+  app.post('/pay/transactions/jsapi', async (c) => {
+    const parsed = prepaySchema.safeParse(await jsonBody(c))
+    if (!parsed.success) return paramError(c, parsed.error)
+    const p = parsed.data
+    if (p.mchid !== identity.mchid) return wxError(c, 400, 'MCH_NOT_EXISTS', 'mchid does not exist')
+    if (p.appid !== identity.appid)
+      return wxError(c, 400, 'APPID_MCHID_NOT_MATCH', 'appid and mchid not match')
+    return prepay(c, canonicalJson(p), () => ({
       outTradeNo: p.out_trade_no,
       appid: p.appid,
       mchid: p.mchid,
@@ -193,12 +227,72 @@ export function payRoutes(ctx: SandboxContext): Hono {
       timeExpire: p.time_expire,
       attach: p.attach,
       prepayId: newPrepayId(),
-      fingerprint,
+      fingerprint: canonicalJson(p),
       tradeState: 'NOTPAY',
       deliveries: [],
+    }))
+  })
+
+  app.post('/pay/partner/transactions/jsapi', async (c) => {
+    const parsed = partnerPrepaySchema.safeParse(await jsonBody(c))
+    if (!parsed.success) return paramError(c, parsed.error)
+    const p = parsed.data
+    if (p.sp_mchid !== identity.mchid) return wxError(c, 400, 'MCH_NOT_EXISTS', 'sp_mchid does not exist')
+    if (p.sp_appid !== identity.appid)
+      return wxError(c, 400, 'APPID_MCHID_NOT_MATCH', 'sp_appid and sp_mchid not match')
+    return prepay(c, canonicalJson(p), () => ({
+      outTradeNo: p.out_trade_no,
+      appid: p.sp_appid,
+      mchid: p.sp_mchid,
+      subMchid: p.sub_mchid,
+      description: p.description,
+      amountTotalFen: p.amount.total,
+      payerOpenid: p.payer.sp_openid,
+      notifyUrl: p.notify_url,
+      timeExpire: p.time_expire,
+      attach: p.attach,
+      prepayId: newPrepayId(),
+      fingerprint: canonicalJson(p),
+      tradeState: 'NOTPAY',
+      deliveries: [],
+    }))
+  })
+
+  /** A direct order is not visible through the partner API and the reverse, as at WeChat. */
+  const orderOf = (outTradeNo: string, sub: string | undefined) => {
+    const order = store.orders.get(outTradeNo)
+    return order && order.subMchid === sub ? order : undefined
+  }
+
+  function close(c: Context, order: SandboxOrder | undefined) {
+    if (!order) return wxError(c, 404, 'ORDER_NOT_EXIST', '订单不存在')
+    if (order.tradeState === 'SUCCESS' || order.tradeState === 'REFUND') {
+      return wxError(c, 400, 'ORDER_PAID', '订单已支付')
     }
-    store.orders.set(order.outTradeNo, order)
-    return c.json({ prepay_id: order.prepayId })
+    order.tradeState = 'CLOSED'
+    return c.body(null, 204)
+  }
+
+  app.get('/pay/partner/transactions/out-trade-no/:outTradeNo', (c) => {
+    const { sp_mchid: spMchid, sub_mchid: sub } = c.req.query()
+    if (!spMchid || !sub) {
+      return wxError(c, 400, 'PARAM_ERROR', 'sp_mchid and sub_mchid are required', {
+        field: spMchid ? 'sub_mchid' : 'sp_mchid',
+        location: 'query',
+      })
+    }
+    if (spMchid !== identity.mchid) return wxError(c, 400, 'MCH_NOT_EXISTS', 'sp_mchid does not exist')
+    const order = orderOf(c.req.param('outTradeNo'), sub)
+    if (!order) return wxError(c, 404, 'ORDER_NOT_EXIST', '订单不存在')
+    return c.json(transactionView(order))
+  })
+
+  app.post('/pay/partner/transactions/out-trade-no/:outTradeNo/close', async (c) => {
+    const parsed = partnerCloseSchema.safeParse(await jsonBody(c))
+    if (!parsed.success) return paramError(c, parsed.error)
+    if (parsed.data.sp_mchid !== identity.mchid)
+      return wxError(c, 400, 'MCH_NOT_EXISTS', 'sp_mchid does not exist')
+    return close(c, orderOf(c.req.param('outTradeNo'), parsed.data.sub_mchid))
   })
 
   app.get('/pay/transactions/out-trade-no/:outTradeNo', (c) => {
@@ -206,7 +300,7 @@ export function payRoutes(ctx: SandboxContext): Hono {
     if (!mchid)
       return wxError(c, 400, 'PARAM_ERROR', 'mchid is required', { field: 'mchid', location: 'query' })
     if (mchid !== identity.mchid) return wxError(c, 400, 'MCH_NOT_EXISTS', 'mchid does not exist')
-    const order = store.orders.get(c.req.param('outTradeNo'))
+    const order = orderOf(c.req.param('outTradeNo'), undefined)
     if (!order) return wxError(c, 404, 'ORDER_NOT_EXIST', '订单不存在')
     return c.json(transactionView(order))
   })
@@ -215,13 +309,7 @@ export function payRoutes(ctx: SandboxContext): Hono {
     const parsed = closeSchema.safeParse(await jsonBody(c))
     if (!parsed.success) return paramError(c, parsed.error)
     if (parsed.data.mchid !== identity.mchid) return wxError(c, 400, 'MCH_NOT_EXISTS', 'mchid does not exist')
-    const order = store.orders.get(c.req.param('outTradeNo'))
-    if (!order) return wxError(c, 404, 'ORDER_NOT_EXIST', '订单不存在')
-    if (order.tradeState === 'SUCCESS' || order.tradeState === 'REFUND') {
-      return wxError(c, 400, 'ORDER_PAID', '订单已支付')
-    }
-    order.tradeState = 'CLOSED'
-    return c.body(null, 204)
+    return close(c, orderOf(c.req.param('outTradeNo'), undefined))
   })
 
   app.post('/refund/domestic/refunds', async (c) => {
@@ -234,7 +322,8 @@ export function payRoutes(ctx: SandboxContext): Hono {
     const order = r.out_trade_no
       ? store.orders.get(r.out_trade_no)
       : store.orderByTransactionId(r.transaction_id!)
-    if (!order?.transactionId) return wxError(c, 404, 'RESOURCE_NOT_EXISTS', '订单不存在或未支付')
+    if (!order?.transactionId || order.subMchid !== r.sub_mchid)
+      return wxError(c, 404, 'RESOURCE_NOT_EXISTS', '订单不存在或未支付')
     const fingerprint = canonicalJson(r)
     const existing = store.refunds.get(r.out_refund_no)
     if (existing) {
@@ -254,6 +343,7 @@ export function payRoutes(ctx: SandboxContext): Hono {
     }
     const refund: SandboxRefund = {
       outRefundNo: r.out_refund_no,
+      subMchid: order.subMchid,
       refundId: newRefundId(),
       outTradeNo: order.outTradeNo,
       transactionId: order.transactionId,
@@ -278,8 +368,37 @@ export function payRoutes(ctx: SandboxContext): Hono {
 
   app.get('/refund/domestic/refunds/:outRefundNo', (c) => {
     const refund = store.refunds.get(c.req.param('outRefundNo'))
-    if (!refund) return wxError(c, 404, 'RESOURCE_NOT_EXISTS', '退款单不存在')
+    if (!refund || refund.subMchid !== c.req.query('sub_mchid'))
+      return wxError(c, 404, 'RESOURCE_NOT_EXISTS', '退款单不存在')
     return c.json(refundView(refund))
+  })
+
+  app.get('/bill/tradebill', (c) => {
+    const date = c.req.query('bill_date') ?? ''
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) {
+      return wxError(c, 400, 'PARAM_ERROR', 'bill_date must be yyyy-MM-DD', {
+        field: 'bill_date',
+        location: 'query',
+      })
+    }
+    const billType = c.req.query('bill_type') ?? 'ALL'
+    if (billType !== 'ALL') return wxError(c, 400, 'PARAM_ERROR', 'the sandbox serves bill_type ALL only')
+    const tampering = ctx.billTampering.get(date)
+    const file = buildTradeBill(store, identity, date, tampering)
+    const token = randomAlphanumeric(24)
+    ctx.billFiles.set(token, file)
+    const hash = createHash('sha1').update(file).digest('hex')
+    return c.json({
+      hash_type: 'SHA1',
+      hash_value: tampering?.wrongHash ? createHash('sha1').update(hash).digest('hex') : hash,
+      download_url: `${new URL(c.req.url).origin}/v3/billdownload/file?token=${token}`,
+    })
+  })
+
+  app.get('/billdownload/file', (c) => {
+    const file = ctx.billFiles.get(c.req.query('token') ?? '')
+    if (!file) return wxError(c, 400, 'INVALID_REQUEST', 'token is invalid or expired')
+    return c.body(new Uint8Array(file), 200, { 'Content-Type': 'text/csv; charset=utf-8' })
   })
 
   app.all('*', (c) => wxError(c, 404, 'NOT_FOUND', 'no such v3 API in the sandbox'))

@@ -54,6 +54,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<StartedSa
     traffic: new Traffic(),
     tokens: new TokenRegistry(),
     refundAutoCompleteMs: opts.refundAutoCompleteMs,
+    billTampering: new Map(),
+    billFiles: new Map(),
   }
   const app = new Hono()
   app.route('/sandbox', controlRoutes(ctx))

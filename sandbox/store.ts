@@ -27,8 +27,12 @@ export interface DeliveryRecord {
 
 export interface SandboxOrder {
   outTradeNo: string
+  /** appid, or sp_appid for a partner order. */
   appid: string
+  /** mchid, or sp_mchid for a partner order. */
   mchid: string
+  /** Set for an order placed through the partner (服务商) API. */
+  subMchid?: string
   description: string
   amountTotalFen: number
   payerOpenid: string
@@ -46,6 +50,8 @@ export interface SandboxOrder {
 
 export interface SandboxRefund {
   outRefundNo: string
+  /** The partner order's sub-merchant, when the refunded order is one. */
+  subMchid?: string
   refundId: string
   outTradeNo: string
   transactionId: string
@@ -81,9 +87,27 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value)
 }
 
+/** One accepted upload_shipping_info call (小程序发货信息管理). */
+export interface SandboxShipment {
+  transactionId: string
+  receivedAt: string
+  body: Record<string, unknown>
+}
+
+/** One subscribe message WeChat accepted (subscribeMessage.send). */
+export interface SandboxSubscribeMessage {
+  receivedAt: string
+  body: Record<string, unknown>
+}
+
 export class SandboxStore {
   readonly orders = new Map<string, SandboxOrder>()
   readonly refunds = new Map<string, SandboxRefund>()
+  /** By transaction_id: WeChat takes one delivery report per payment. */
+  readonly shipments = new Map<string, SandboxShipment>()
+  readonly subscribeMessages: SandboxSubscribeMessage[] = []
+  /** openids that have not subscribed: sending to them answers 43101. */
+  readonly unsubscribed = new Set<string>()
 
   orderByTransactionId(transactionId: string): SandboxOrder | undefined {
     for (const order of this.orders.values()) if (order.transactionId === transactionId) return order
@@ -112,9 +136,11 @@ const TRADE_STATE_DESC: Record<TradeState, string> = {
 /** The transaction as the query answers it and the TRANSACTION.SUCCESS resource carries it. */
 export function transactionView(order: SandboxOrder): Record<string, unknown> {
   const paid = order.transactionId !== undefined
+  const partner = order.subMchid !== undefined
   return {
-    appid: order.appid,
-    mchid: order.mchid,
+    ...(partner
+      ? { sp_appid: order.appid, sp_mchid: order.mchid, sub_mchid: order.subMchid }
+      : { appid: order.appid, mchid: order.mchid }),
     out_trade_no: order.outTradeNo,
     ...(paid ? { transaction_id: order.transactionId } : {}),
     trade_type: 'JSAPI',
@@ -122,7 +148,7 @@ export function transactionView(order: SandboxOrder): Record<string, unknown> {
     trade_state_desc: TRADE_STATE_DESC[order.tradeState],
     ...(paid ? { bank_type: 'OTHERS', success_time: order.successTime } : {}),
     attach: order.attach ?? '',
-    payer: { openid: order.payerOpenid },
+    payer: partner ? { sp_openid: order.payerOpenid } : { openid: order.payerOpenid },
     amount: paid
       ? {
           total: order.amountTotalFen,
@@ -137,6 +163,7 @@ export function transactionView(order: SandboxOrder): Record<string, unknown> {
 /** The refund as the create/query calls answer it. */
 export function refundView(refund: SandboxRefund): Record<string, unknown> {
   return {
+    ...(refund.subMchid === undefined ? {} : { sub_mchid: refund.subMchid }),
     refund_id: refund.refundId,
     out_refund_no: refund.outRefundNo,
     transaction_id: refund.transactionId,
@@ -165,7 +192,7 @@ export function refundView(refund: SandboxRefund): Record<string, unknown> {
 /** The decrypted resource of a REFUND.* notification (WECHAT.md §2.7). */
 export function refundNotificationResource(refund: SandboxRefund, mchid: string): Record<string, unknown> {
   return {
-    mchid,
+    ...(refund.subMchid === undefined ? { mchid } : { sp_mchid: mchid, sub_mchid: refund.subMchid }),
     transaction_id: refund.transactionId,
     out_trade_no: refund.outTradeNo,
     refund_id: refund.refundId,

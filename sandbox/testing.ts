@@ -31,7 +31,7 @@ export function notificationKeys(sandbox: StartedSandbox) {
 
 export async function control<T = Record<string, unknown>>(
   sandbox: StartedSandbox,
-  method: 'GET' | 'POST' | 'DELETE',
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
   path: string,
   body?: unknown,
 ): Promise<{ status: number; json: T }> {

@@ -34,6 +34,12 @@ export const ROUTE_TABLE: readonly RouteEntry[] = [
     access: 'user',
   },
   {
+    method: 'PUT',
+    path: '/api/admin/merchants/{id}/payment',
+    operationId: 'setMerchantPayment',
+    access: 'user',
+  },
+  {
     method: 'POST',
     path: '/api/admin/merchants/{id}/reject',
     operationId: 'rejectMerchant',
@@ -43,6 +49,18 @@ export const ROUTE_TABLE: readonly RouteEntry[] = [
     method: 'POST',
     path: '/api/admin/merchants/{id}/suspend',
     operationId: 'suspendMerchant',
+    access: 'user',
+  },
+  {
+    method: 'POST',
+    path: '/api/admin/reconciliations',
+    operationId: 'runReconciliation',
+    access: 'user',
+  },
+  {
+    method: 'GET',
+    path: '/api/admin/reconciliations/{date}',
+    operationId: 'getReconciliation',
     access: 'user',
   },
   {

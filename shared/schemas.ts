@@ -117,6 +117,8 @@ export const PublicMerchant = z.object({
 })
 export const Merchant = PublicMerchant.extend({
   ownerUserId: id,
+  /** WeChat Pay sub-merchant id (partner mode, API.md §11); null until an admin sets it. */
+  subMchid: z.string().nullable(),
   contactPhone: z.string(),
   createdAt: isoTime,
   updatedAt: isoTime,
@@ -221,6 +223,8 @@ export const GiftView = z.object({
 export const GiftSettled = z.object({ gift: Gift, balance: z.number() })
 
 export const ORDER_STATUSES = ['PENDING', 'PAID', 'PARTIALLY_REFUNDED', 'REFUNDED', 'CLOSED'] as const
+/** Delivery reported to WeChat (API.md §12). */
+export const SHIPPING_STATUSES = ['PENDING', 'UPLOADED', 'FAILED'] as const
 export const MerchantOrdersQuery = ListQuery.extend({
   status: z.enum(ORDER_STATUSES).optional(),
   from: z.iso.datetime({ offset: true }).optional(),
@@ -233,6 +237,44 @@ export const RefundRequest = z.object({
 export const CreateOrderRequest = z.object({
   merchantId: id,
   amountFen: z.number().int().min(1).max(MAX_AMOUNT_FEN),
+})
+/** API.md §11: a WeChat Pay sub-merchant id (特约商户号) is 1..32 digits. */
+export const MerchantPaymentRequest = z.object({
+  subMchid: z.string().regex(/^[0-9]{1,32}$/, 'must be 1..32 digits'),
+})
+/** An Asia/Shanghai calendar day (API.md §13). */
+export const ReconciliationRequest = z.object({
+  date: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD')
+    .refine(
+      (d) =>
+        !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d),
+      'must be a real day',
+    ),
+})
+const BillTotals = z.object({
+  payments: z.number(),
+  paidFen: z.number(),
+  refunds: z.number(),
+  refundedFen: z.number(),
+})
+export const ReconciliationReport = z.object({
+  date: z.string(),
+  status: z.enum(['DONE', 'FAILED']),
+  wechat: BillTotals,
+  local: BillTotals,
+  matched: z.number(),
+  fixed: z.array(z.object({ outTradeNo: z.string(), action: z.literal('APPLIED_PAYMENT') })),
+  mismatches: z.array(
+    z.object({
+      kind: z.enum(['MISSING_LOCAL', 'MISSING_REMOTE', 'AMOUNT', 'STATE']),
+      outTradeNo: z.string(),
+      outRefundNo: z.string().optional(),
+      detail: z.string(),
+    }),
+  ),
+  error: z.object({ message: z.string(), line: z.number().optional() }).optional(),
 })
 export const AdminMerchantsQuery = ListQuery.extend({ status: z.enum(MERCHANT_STATUSES).optional() })
 export const StatsQuery = z.object({
@@ -279,6 +321,8 @@ export const Order = z.object({
   refundedFen: z.number(),
   paidAt: isoTime.nullable(),
   createdAt: isoTime,
+  /** null until PAID. */
+  shippingStatus: z.enum(SHIPPING_STATUSES).nullable(),
 })
 export const MerchantOrder = Order.extend({ userId: id, pointsClawedBack: z.number() })
 export const REFUND_STATUSES = ['PROCESSING', 'SUCCESS', 'FAILED'] as const

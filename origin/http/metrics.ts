@@ -29,6 +29,29 @@ export function createMetrics() {
     orders: counter('orders_total', 'order state changes', ['status']),
     refunds: counter('refunds_total', 'refund state changes', ['status']),
     jobRuns: counter('job_runs_total', 'background job runs by job and outcome', ['job', 'outcome']),
+    shippingUploads: counter('shipping_uploads_total', 'shipping-info upload attempts by outcome', [
+      'outcome',
+    ]),
+    shippingFailedOrders: new Gauge({
+      name: 'shipping_failed_orders',
+      help: 'paid orders whose shipping-info upload WeChat refused for good (FAILED)',
+      registers: [registry],
+    }),
+    shippingOverdueOrders: new Gauge({
+      name: 'shipping_overdue_orders',
+      help: 'orders paid more than 10 minutes ago whose shipping info is still not uploaded',
+      registers: [registry],
+    }),
+    reconciliationRuns: counter('reconciliation_runs_total', 'trade-bill reconciliations by result', [
+      'status',
+    ]),
+    reconciliationMismatches: new Gauge({
+      name: 'reconciliation_mismatches',
+      help: 'mismatches by kind in the last completed trade-bill reconciliation',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    outboxMessages: counter('outbox_messages_total', 'outbox deliveries by outcome', ['outcome']),
     jobLastSuccess: new Gauge({
       name: 'job_last_success_timestamp_seconds',
       help: 'unix time of the last successful run of each job',

@@ -1,5 +1,12 @@
 import { createRoute } from '@hono/zod-openapi'
-import { AdjustmentRequest, AdminMerchantsQuery, ListQuery } from '../../shared/schemas.ts'
+import { AppError } from '../../shared/errors.ts'
+import {
+  AdjustmentRequest,
+  AdminMerchantsQuery,
+  ListQuery,
+  MerchantPaymentRequest,
+  ReconciliationRequest,
+} from '../../shared/schemas.ts'
 import { requireRole, requireUser } from '../http/auth.ts'
 import type { OriginDeps } from '../http/context.ts'
 import { idempotent } from '../http/idempotent.ts'
@@ -7,7 +14,8 @@ import { router } from '../http/openapi.ts'
 import { listAudit, platformStats } from '../services/admin.ts'
 import { adjustPoints } from '../services/grants.ts'
 import { bumpMerchantPageVersion } from '../services/merchant-page-version.ts'
-import { listMerchants, merchantView, reviewMerchant } from '../services/merchants.ts'
+import { listMerchants, merchantView, reviewMerchant, setMerchantPayment } from '../services/merchants.ts'
+import { getReconciliation, runReconciliation } from '../services/reconciliation.ts'
 import { requireUserExists } from '../services/users.ts'
 import {
   Adjustment,
@@ -21,6 +29,7 @@ import {
   Merchant,
   MerchantPage,
   PlatformStats,
+  ReconciliationReport,
   USER_ERRORS,
 } from './components.ts'
 
@@ -84,9 +93,41 @@ const audit = createRoute({
   responses: { 200: json(AuditEntryPage, 'A page of audit entries'), ...errors(...USER_ERRORS) },
 })
 
+const payment = createRoute({
+  ...admin,
+  method: 'put',
+  path: '/merchants/{id}/payment',
+  operationId: 'setMerchantPayment',
+  summary: 'Set the WeChat Pay sub-merchant id (partner mode)',
+  request: { params: IdParam, body: body(MerchantPaymentRequest) },
+  responses: { 200: json(Merchant, 'The merchant'), ...errors(...USER_ERRORS, 404) },
+})
+
+const reconcile = createRoute({
+  ...admin,
+  method: 'post',
+  path: '/reconciliations',
+  operationId: 'runReconciliation',
+  summary: "Reconcile a day against WeChat's trade bill, now",
+  request: { body: body(ReconciliationRequest) },
+  responses: { 200: json(ReconciliationReport, 'The report'), ...errors(...USER_ERRORS, 502) },
+})
+
+const reconciliation = createRoute({
+  ...admin,
+  method: 'get',
+  path: '/reconciliations/{date}',
+  operationId: 'getReconciliation',
+  summary: "A day's reconciliation report",
+  request: { params: ReconciliationRequest },
+  responses: { 200: json(ReconciliationReport, 'The report'), ...errors(...USER_ERRORS, 404) },
+})
+
 export function adminRoutes(deps: OriginDeps) {
   const app = router()
   app.use(requireUser(deps), requireRole('admin'))
+  // `npm run dev` in partner mode: an approved merchant gets a made-up sub-merchant id at once.
+  const assignDevSubMchid = deps.config.DEV_ASSIGN_SUB_MCHID && deps.config.WECHAT_PAY_MODE === 'partner'
   for (const action of Object.keys(REVIEWS) as Review[]) {
     app.openapi(review(action), async (c) => {
       const merchant = await reviewMerchant(
@@ -95,6 +136,7 @@ export function adminRoutes(deps: OriginDeps) {
         Number(c.req.valid('param').id),
         action,
         new Date(),
+        { assignDevSubMchid },
       )
       await bumpMerchantPageVersion(deps, merchant.id)
       return c.json(merchantView(merchant, deps.phones, 'other'), 200)
@@ -104,6 +146,16 @@ export function adminRoutes(deps: OriginDeps) {
     .openapi(merchants, async (c) =>
       c.json(await listMerchants(deps.db.read, deps.phones, c.req.valid('query')), 200),
     )
+    .openapi(payment, async (c) => {
+      const merchant = await setMerchantPayment(
+        deps.db.primary,
+        c.get('userId'),
+        Number(c.req.valid('param').id),
+        c.req.valid('json').subMchid,
+        new Date(),
+      )
+      return c.json(merchantView(merchant, deps.phones, 'other'), 200)
+    })
     .openapi(adjust, async (c) => {
       const input = c.req.valid('json')
       const userId = Number(input.userId)
@@ -118,6 +170,14 @@ export function adminRoutes(deps: OriginDeps) {
           now,
         }),
       }))
+    })
+    .openapi(reconcile, async (c) =>
+      c.json(await runReconciliation(deps, c.req.valid('json').date, { adminUserId: c.get('userId') }), 200),
+    )
+    .openapi(reconciliation, async (c) => {
+      const report = await getReconciliation(deps, c.req.valid('param').date)
+      if (!report) throw new AppError('NOT_FOUND', 'no finished reconciliation for that day')
+      return c.json(report, 200)
     })
     .openapi(stats, async (c) => c.json(await platformStats(deps.db.read), 200))
     .openapi(audit, async (c) => c.json(await listAudit(deps.db.read, c.req.valid('query')), 200))

@@ -108,7 +108,12 @@ export function pointsRoutes(deps: OriginDeps) {
     )
     .openapi(viewGift, async (c) => c.json(await viewGiftByCode(db, c.req.valid('param').code), 200))
     .openapi(claim, async (c) => {
-      const result = await claimGift(db, c.req.valid('param').code, c.get('userId'))
+      const result = await claimGift(
+        db,
+        c.req.valid('param').code,
+        c.get('userId'),
+        deps.config.WECHAT_TEMPLATE_GIFT_CLAIMED,
+      )
       deps.metrics.gifts.inc({ status: 'CLAIMED' })
       return c.json(result, 200)
     })

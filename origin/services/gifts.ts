@@ -10,6 +10,7 @@ import { gifts, users } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
 import { type Db, runTx, type Tx } from '../db/client.ts'
 import { GIFT_ESCROW, transfer, userAccount } from './ledger.ts'
+import { enqueueGiftClaimed } from './outbox.ts'
 
 export type GiftRow = typeof gifts.$inferSelect
 
@@ -130,7 +131,8 @@ async function settle(
   return { gift: giftView(result.gift), balance: result.balance }
 }
 
-export function claimGift(db: Db, code: string, claimerUserId: number) {
+/** `templateId`: the gift-claimed subscribe message to the sender (API.md §15), when configured. */
+export function claimGift(db: Db, code: string, claimerUserId: number, templateId?: string) {
   return settle(
     db,
     async (tx) => (await tx.select().from(gifts).where(eq(gifts.code, code)).for('update'))[0],
@@ -153,6 +155,17 @@ export function claimGift(db: Db, code: string, claimerUserId: number) {
         .update(gifts)
         .set({ status: 'CLAIMED', claimedByUserId: claimerUserId, updatedAt: now })
         .where(eq(gifts.id, gift.id))
+      const [claimer] = await tx
+        .select({ nickname: users.nickname })
+        .from(users)
+        .where(eq(users.id, claimerUserId))
+      await enqueueGiftClaimed(tx, templateId, {
+        giftId: gift.id,
+        senderUserId: gift.senderUserId,
+        claimerNickname: claimer?.nickname ?? '',
+        points: gift.points,
+        at: now,
+      })
       const claimed = { ...gift, status: 'CLAIMED' as const, claimedByUserId: claimerUserId, updatedAt: now }
       return { outcome: 'settled', gift: claimed, balance: moved.userBalances.get(claimerUserId)! }
     },

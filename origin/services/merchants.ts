@@ -34,6 +34,7 @@ export const publicMerchantView = (m: MerchantRow) => ({
 export const merchantView = (m: MerchantRow, phones: FieldCipher, viewer: 'owner' | 'other') => ({
   ...publicMerchantView(m),
   ownerUserId: String(m.ownerUserId),
+  subMchid: m.subMchid,
   contactPhone:
     viewer === 'owner' ? phones.decrypt(m.contactPhone) : maskPhone(phones.decrypt(m.contactPhone)),
   createdAt: m.createdAt.toISOString(),
@@ -125,12 +126,16 @@ const REVIEW_TRANSITIONS: Record<
   suspend: { from: ['ACTIVE'], to: 'SUSPENDED' },
 }
 
+/** A made-up sub-merchant id for local stacks, where the sandbox accepts any. */
+const devSubMchid = (merchantId: number) => String(1_900_000_000 + merchantId)
+
 export async function reviewMerchant(
   db: Db,
   adminUserId: number,
   merchantId: number,
   action: keyof typeof REVIEW_TRANSITIONS,
   now: Date,
+  opts: { assignDevSubMchid?: boolean } = {},
 ): Promise<MerchantRow> {
   const rule = REVIEW_TRANSITIONS[action]
   return runTx(db, async (tx) => {
@@ -141,7 +146,12 @@ export async function reviewMerchant(
         status: m.status,
       })
     }
-    await tx.update(merchants).set({ status: rule.to, updatedAt: now }).where(eq(merchants.id, merchantId))
+    const subMchid =
+      rule.to === 'ACTIVE' && opts.assignDevSubMchid && !m.subMchid ? devSubMchid(merchantId) : m.subMchid
+    await tx
+      .update(merchants)
+      .set({ status: rule.to, subMchid, updatedAt: now })
+      .where(eq(merchants.id, merchantId))
     if (rule.to === 'ACTIVE') await ensureAccount(tx, merchantIssuance(merchantId), now)
     await recordAudit(
       tx,
@@ -151,11 +161,42 @@ export async function reviewMerchant(
         action: `merchant.${action}`,
         targetType: 'merchant',
         targetId: merchantId,
-        details: { from: m.status, to: rule.to },
+        details:
+          subMchid === m.subMchid
+            ? { from: m.status, to: rule.to }
+            : { from: m.status, to: rule.to, subMchid, devSubMchid: true },
       },
       now,
     )
-    return { ...m, status: rule.to, updatedAt: now }
+    return { ...m, status: rule.to, subMchid, updatedAt: now }
+  })
+}
+
+/** PUT /api/admin/merchants/:id/payment: where partner-mode payments to this merchant go. */
+export async function setMerchantPayment(
+  db: Db,
+  adminUserId: number,
+  merchantId: number,
+  subMchid: string,
+  now: Date,
+): Promise<MerchantRow> {
+  return runTx(db, async (tx) => {
+    const [m] = await tx.select().from(merchants).where(eq(merchants.id, merchantId)).for('update')
+    if (!m) throw new AppError('NOT_FOUND', 'merchant not found')
+    await tx.update(merchants).set({ subMchid, updatedAt: now }).where(eq(merchants.id, merchantId))
+    await recordAudit(
+      tx,
+      {
+        actorUserId: adminUserId,
+        actorRole: 'admin',
+        action: 'merchant.payment',
+        targetType: 'merchant',
+        targetId: merchantId,
+        details: { from: m.subMchid, to: subMchid },
+      },
+      now,
+    )
+    return { ...m, subMchid, updatedAt: now }
   })
 }
 

@@ -19,6 +19,7 @@ export const orderView = (o: OrderRow) => ({
   refundedFen: o.refundedFen,
   paidAt: o.paidAt ? o.paidAt.toISOString() : null,
   createdAt: o.createdAt.toISOString(),
+  shippingStatus: o.shippingStatus,
 })
 
 export const merchantOrderView = (o: OrderRow) => ({

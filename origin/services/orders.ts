@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { and, eq, isNull, lt, or, sql } from 'drizzle-orm'
-import { orders, users } from '../../db/schema.ts'
+import { merchants, orders, users } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
 import type { OriginConfig } from '../config.ts'
 import { type Database, type Numeric, runTx, selectRows, type Tx, writeRows } from '../db/client.ts'
@@ -20,6 +20,7 @@ import { createOnce, finishOnce, type IdempotencyScope, type StoredResponse } fr
 import { merchantIssuance, transfer, userAccount } from './ledger.ts'
 import { findMerchant } from './merchants.ts'
 import type { OrderRow } from './order-queries.ts'
+import { enqueuePointsEarned } from './outbox.ts'
 
 export interface PaymentDeps {
   db: Database
@@ -76,6 +77,10 @@ async function insertOrder(
   if (!merchant) throw new AppError('NOT_FOUND', 'merchant not found', { field: 'merchantId' })
   if (merchant.status !== 'ACTIVE')
     throw new AppError('MERCHANT_NOT_ACTIVE', `merchant is ${merchant.status}`)
+  const partner = deps.config.WECHAT_PAY_MODE === 'partner'
+  // Partner mode pays the merchant's own sub-merchant account; without one there is nowhere to pay.
+  if (partner && !merchant.subMchid)
+    throw new AppError('MERCHANT_NOT_PAYABLE', 'merchant has no WeChat Pay sub-merchant account yet')
   const [res] = await tx.insert(orders).values({
     outTradeNo: newOutTradeNo(input.now),
     userId: input.userId,
@@ -87,6 +92,7 @@ async function insertOrder(
     ruleMinOrderFen: merchant.minOrderFen,
     ruleMaxPointsPerOrder: merchant.maxPointsPerOrder,
     ruleDailyCapPerUser: merchant.dailyCapPerUser,
+    subMchid: partner ? merchant.subMchid : null,
     expiresAt: new Date(input.now.getTime() + deps.config.ORDER_TTL_SECONDS * 1000),
     createdAt: input.now,
     updatedAt: input.now,
@@ -110,6 +116,7 @@ async function ensurePrepay(deps: PaymentDeps, order: OrderRow): Promise<string>
       notifyUrl: `${deps.config.PUBLIC_BASE_URL}/api/payment/callback`,
       timeExpire: order.expiresAt,
       attach: String(order.id),
+      subMchid: order.subMchid ?? undefined,
     })
     .catch(providerError)
   await deps.db.primary
@@ -237,13 +244,14 @@ async function awardFor(tx: Tx, order: PayableOrder, paidAt: Date): Promise<numb
 
 /**
  * Applies WeChat's word that an order is paid. Checked against the order before anything changes:
- * appid, mchid, amount and currency must match. A paid answer wins over a local close, because the
+ * appid, mchid (sp_appid, sp_mchid in partner mode), the sub-merchant the order pays, amount and
+ * currency must match. A paid answer wins over a local close, because the
  * shopper's money was taken.
  */
 export async function applyPayment(
   deps: PaymentDeps,
   txn: PayTransaction,
-  source: 'notification' | 'query' | 'job',
+  source: 'notification' | 'query' | 'job' | 'bill',
 ): Promise<PaymentOutcome> {
   deps.metrics.payments.inc()
   if (txn.tradeState !== 'SUCCESS') return 'rejected'
@@ -255,48 +263,67 @@ export async function applyPayment(
   if (txn.mchid !== deps.config.WECHAT_MCHID) return mismatch('mchid')
   if (txn.currency !== undefined && txn.currency !== 'CNY') return mismatch('currency')
   let awarded = 0
-  const outcome = await runTx(deps.db.primary, async (tx): Promise<PaymentOutcome | 'amount' | 'unknown'> => {
-    const [row] = await selectRows<Parameters<typeof payableOrder>[0]>(
-      tx,
-      sql`SELECT id, user_id AS userId, merchant_id AS merchantId, amount_fen AS amountFen, status,
+  const outcome = await runTx(
+    deps.db.primary,
+    async (tx): Promise<PaymentOutcome | 'amount' | 'unknown' | 'sub_mchid'> => {
+      const [row] = await selectRows<Parameters<typeof payableOrder>[0] & { subMchid: string | null }>(
+        tx,
+        sql`SELECT id, sub_mchid AS subMchid, user_id AS userId, merchant_id AS merchantId, amount_fen AS amountFen, status,
                  rule_earn_points AS ruleEarnPoints, rule_per_fen AS rulePerFen,
                  rule_min_order_fen AS ruleMinOrderFen, rule_max_points_per_order AS ruleMaxPointsPerOrder,
                  rule_daily_cap_per_user AS ruleDailyCapPerUser
           FROM orders WHERE out_trade_no = ${txn.outTradeNo} FOR UPDATE`,
-    )
-    if (!row) return 'unknown'
-    const order = payableOrder(row)
-    if (txn.amountTotalFen !== order.amountFen) return 'amount'
-    if (order.status !== 'PENDING' && order.status !== 'CLOSED') return 'already_paid'
-    const paidAt =
-      txn.successTime && !Number.isNaN(Date.parse(txn.successTime)) ? new Date(txn.successTime) : new Date()
-    const now = new Date()
-    const award = await awardFor(tx, order, paidAt)
-    awarded = award
-    if (award > 0) {
-      deps.metrics.pointsAwards.inc()
-      const moved = await transfer(tx, {
-        businessKey: `EARN:${order.id}`,
-        kind: 'EARN',
-        debit: merchantIssuance(order.merchantId),
-        credit: userAccount(order.userId),
-        points: award,
-        merchantId: order.merchantId,
-        refId: String(order.id),
-        now,
-      })
-      if (!moved.applied) throw new Error(`order ${order.id}: awarded twice while PENDING`)
-    }
-    await writeRows(
-      tx,
-      sql`UPDATE orders SET status = 'PAID', points_awarded = ${award},
-            transaction_id = ${txn.transactionId ?? null}, paid_at = ${paidAt}, updated_at = ${now}
+      )
+      if (!row) return 'unknown'
+      // A direct order must not be settled by a partner answer, nor one sub-merchant's by another's.
+      if ((row.subMchid ?? undefined) !== txn.subMchid) return 'sub_mchid'
+      const order = payableOrder(row)
+      if (txn.amountTotalFen !== order.amountFen) return 'amount'
+      if (order.status !== 'PENDING' && order.status !== 'CLOSED') return 'already_paid'
+      const paidAt =
+        txn.successTime && !Number.isNaN(Date.parse(txn.successTime)) ? new Date(txn.successTime) : new Date()
+      const now = new Date()
+      const award = await awardFor(tx, order, paidAt)
+      awarded = award
+      if (award > 0) {
+        deps.metrics.pointsAwards.inc()
+        const moved = await transfer(tx, {
+          businessKey: `EARN:${order.id}`,
+          kind: 'EARN',
+          debit: merchantIssuance(order.merchantId),
+          credit: userAccount(order.userId),
+          points: award,
+          merchantId: order.merchantId,
+          refId: String(order.id),
+          now,
+        })
+        if (!moved.applied) throw new Error(`order ${order.id}: awarded twice while PENDING`)
+        const [shop] = await tx
+          .select({ name: merchants.name })
+          .from(merchants)
+          .where(eq(merchants.id, order.merchantId))
+        await enqueuePointsEarned(tx, deps.config.WECHAT_TEMPLATE_POINTS_EARNED, {
+          orderId: order.id,
+          userId: order.userId,
+          merchantName: shop?.name ?? '',
+          points: award,
+          at: now,
+        })
+      }
+      await writeRows(
+        tx,
+        // The shipping upload (API.md §12) is due from now; the upload job picks it up.
+        sql`UPDATE orders SET status = 'PAID', points_awarded = ${award},
+            transaction_id = ${txn.transactionId ?? null}, paid_at = ${paidAt}, updated_at = ${now},
+            shipping_status = 'PENDING', shipping_next_at = ${now}
           WHERE id = ${order.id}`,
-    )
-    return 'paid'
-  })
+      )
+      return 'paid'
+    },
+  )
   if (outcome === 'unknown') return mismatch('no such order')
   if (outcome === 'amount') return mismatch('amount')
+  if (outcome === 'sub_mchid') return mismatch('sub_mchid')
   if (outcome === 'paid') {
     deps.metrics.paymentSuccess.inc()
     deps.metrics.orders.inc({ status: 'PAID' })
@@ -388,15 +415,16 @@ export async function reconcilePendingOrders(deps: PaymentDeps, now: Date): Prom
 }
 
 async function reconcileOne(deps: PaymentDeps, order: OrderRow, now: Date): Promise<boolean> {
-  const txn = await deps.pay.queryByOutTradeNo(order.outTradeNo)
+  const subMchid = order.subMchid ?? undefined
+  const txn = await deps.pay.queryByOutTradeNo(order.outTradeNo, subMchid)
   if (txn?.tradeState === 'SUCCESS') return (await applyPayment(deps, txn, 'job')) === 'paid'
   if (order.expiresAt.getTime() > now.getTime()) return false
   if (txn) {
     try {
-      await deps.pay.closeOrder(order.outTradeNo)
+      await deps.pay.closeOrder(order.outTradeNo, subMchid)
     } catch (err) {
       // Paid between our query and the close: the next query applies it.
-      const again = await deps.pay.queryByOutTradeNo(order.outTradeNo)
+      const again = await deps.pay.queryByOutTradeNo(order.outTradeNo, subMchid)
       if (again?.tradeState === 'SUCCESS') return (await applyPayment(deps, again, 'job')) === 'paid'
       throw err
     }

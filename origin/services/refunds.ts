@@ -113,6 +113,7 @@ async function submitRefund(deps: PaymentDeps, refund: RefundRow): Promise<void>
       refundFen: refund.amountFen,
       totalFen: order!.amountFen,
       notifyUrl: `${deps.config.PUBLIC_BASE_URL}/api/refund/callback`,
+      subMchid: order!.subMchid ?? undefined,
     })
     await deps.db.primary
       .update(refunds)
@@ -254,6 +255,12 @@ export async function applyRefundResult(
   if (!refund) return reject('no such refund')
   const [order] = await deps.db.primary.select().from(orders).where(eq(orders.id, refund.orderId))
   if (order?.outTradeNo !== answer.outTradeNo) return reject('out_trade_no')
+  // A notification about a partner order must name sp_mchid and the order's sub-merchant; a query
+  // answer (to our own signed request) may leave them out but must not name others.
+  if (source === 'notification' && order.subMchid !== null) {
+    if (answer.mchid === undefined || answer.subMchid !== order.subMchid) return reject('sub_mchid')
+  }
+  if (answer.subMchid !== undefined && answer.subMchid !== order.subMchid) return reject('sub_mchid')
   if (answer.refundFen !== refund.amountFen || answer.totalFen !== order.amountFen) return reject('amount')
   return (await settleRefund(deps, refund.id, result)) ? 'applied' : 'unchanged'
 }
@@ -289,7 +296,11 @@ export async function reconcileRefunds(deps: PaymentDeps, now: Date): Promise<nu
       )
     if (claimed.affectedRows !== 1) continue
     try {
-      const answer = await deps.pay.queryRefund(refund.outRefundNo)
+      const [order] = await deps.db.primary
+        .select({ subMchid: orders.subMchid })
+        .from(orders)
+        .where(eq(orders.id, refund.orderId))
+      const answer = await deps.pay.queryRefund(refund.outRefundNo, order?.subMchid ?? undefined)
       if (answer === null) await submitRefund(deps, refund)
       else if ((await applyRefundResult(deps, answer, 'job')) === 'applied') settled++
     } catch (err) {

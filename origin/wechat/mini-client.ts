@@ -44,6 +44,11 @@ export interface WechatMiniClient {
   code2Session(code: string): Promise<MiniSession>
   getAccessToken(): Promise<string>
   getUnlimitedQrCode(input: QrCodeInput): Promise<QrCodeImage>
+  /**
+   * POSTs JSON to an access_token API (upload_shipping_info, subscribe/send) and resolves on
+   * errcode 0; otherwise throws WechatApiError (kind UNAVAILABLE for no answer, a 5xx or no JSON).
+   */
+  postWithToken(path: string, body: unknown): Promise<void>
 }
 
 const DEFAULT_TIMEOUT_MS = 5_000
@@ -137,7 +142,33 @@ export function createWechatMiniClient(cfg: WechatMiniConfig, deps: WechatMiniDe
     return { contentType: contentType || 'image/jpeg', bytes }
   }
 
+  async function postOnce(token: string, path: string, body: unknown): Promise<WechatApiError | null> {
+    const res = await call(`${path}?access_token=${encodeURIComponent(token)}`, body)
+    if (res.status >= 500) {
+      await res.arrayBuffer().catch(() => undefined)
+      return new WechatApiError(-1, `WeChat API answered HTTP ${res.status}`, 'UNAVAILABLE')
+    }
+    let json: WechatJson
+    try {
+      json = await readJson(res)
+    } catch (err) {
+      if (err instanceof WechatApiError) return new WechatApiError(-1, err.message, 'UNAVAILABLE')
+      throw err
+    }
+    return json.errcode === undefined || json.errcode === 0 ? null : apiError(json)
+  }
+
   return {
+    async postWithToken(path, body) {
+      const token = await tokens.get()
+      const first = await postOnce(token, path, body)
+      if (first === null) return
+      if (first.kind !== 'INVALID_TOKEN') throw first
+      await tokens.invalidate(token)
+      const second = await postOnce(await tokens.get(), path, body)
+      if (second !== null) throw second
+    },
+
     async code2Session(code) {
       const query = new URLSearchParams({
         appid: cfg.appid,

@@ -26,12 +26,23 @@ export interface PayHttpOptions {
 export interface PayResponse {
   status: number
   body: string
+  /** The raw answer, for files whose hash is checked over the exact bytes. */
+  bytes: Buffer
+}
+
+export interface SendOptions {
+  /**
+   * Bill downloads (/v3/billdownload/file) answer the file unsigned; their integrity is the SHA-1
+   * from the signed tradebill answer. Error answers are still verified.
+   */
+  unsignedSuccess?: boolean
 }
 
 export type PaySend = (
   method: 'GET' | 'POST',
   pathWithQuery: string,
   payload?: unknown,
+  options?: SendOptions,
 ) => Promise<PayResponse>
 
 const DEFAULT_TIMEOUT_MS = 5_000
@@ -85,7 +96,7 @@ export function createPayHttp(cfg: PayHttpConfig, opts: PayHttpOptions = {}): Pa
   const base = cfg.baseUrl.replace(/\/+$/, '')
   const verifyKey = { publicKeyPem: cfg.payPublicKeyPem, publicKeyId: cfg.payPublicKeyId }
 
-  async function attempt(method: string, url: URL, body: string): Promise<PayResponse> {
+  async function attempt(method: string, url: URL, body: string, options: SendOptions): Promise<PayResponse> {
     const authorization = buildAuthorization({
       method,
       // Sign what fetch will put on the wire, after URL normalisation.
@@ -104,6 +115,7 @@ export function createPayHttp(cfg: PayHttpConfig, opts: PayHttpOptions = {}): Pa
     if (body) headers['Content-Type'] = 'application/json'
     let status: number
     let text: string
+    let bytes: Buffer
     let answerHeaders: Headers
     try {
       const res = await doFetch(url, {
@@ -114,10 +126,12 @@ export function createPayHttp(cfg: PayHttpConfig, opts: PayHttpOptions = {}): Pa
       })
       status = res.status
       answerHeaders = res.headers
-      text = await res.text()
+      bytes = Buffer.from(await res.arrayBuffer())
+      text = bytes.toString('utf8')
     } catch (err) {
       throw errorFromThrow(err)
     }
+    if (options.unsignedSuccess && status >= 200 && status < 300) return { status, body: text, bytes }
     const check = verifyWechatpaySignature(
       {
         timestamp: answerHeaders.get('wechatpay-timestamp') ?? '',
@@ -137,17 +151,17 @@ export function createPayHttp(cfg: PayHttpConfig, opts: PayHttpOptions = {}): Pa
         retryable: status >= 500,
       })
     }
-    if (status >= 200 && status < 300) return { status, body: text }
+    if (status >= 200 && status < 300) return { status, body: text, bytes }
     throw errorFromAnswer(status, text)
   }
 
-  return async function send(method, pathWithQuery, payload) {
+  return async function send(method, pathWithQuery, payload, options = {}) {
     const url = new URL(base + pathWithQuery)
     // Serialised once: every retry carries the identical bytes, which is what makes it idempotent.
     const body = payload === undefined ? '' : JSON.stringify(payload)
     for (let attemptNo = 0; ; attemptNo++) {
       try {
-        return await attempt(method, url, body)
+        return await attempt(method, url, body, options)
       } catch (err) {
         if (!(err instanceof WechatPayError) || !retriesInline(err) || attemptNo >= maxRetries) throw err
         await sleep(backoffMs * 2 ** attemptNo * (1 + Math.random() / 2))

@@ -17,16 +17,21 @@ const tradeStateSchema = z.enum([
 const refundStatusSchema = z.enum(['SUCCESS', 'CLOSED', 'PROCESSING', 'ABNORMAL'])
 const fen = z.number().int().nonnegative()
 
+// Direct merchants get appid/mchid and payer.openid; partner (服务商) answers name the service
+// provider as sp_appid/sp_mchid, the paid merchant as sub_mchid and the payer as payer.sp_openid.
 const transactionSchema = z.object({
-  appid: z.string(),
-  mchid: z.string(),
+  appid: z.string().optional(),
+  mchid: z.string().optional(),
+  sp_appid: z.string().optional(),
+  sp_mchid: z.string().optional(),
+  sub_mchid: z.string().optional(),
   out_trade_no: z.string(),
   transaction_id: z.string().optional(),
   trade_state: tradeStateSchema,
   trade_state_desc: z.string().optional(),
   attach: z.string().optional(),
   success_time: z.string().optional(),
-  payer: z.object({ openid: z.string().optional() }).optional(),
+  payer: z.object({ openid: z.string().optional(), sp_openid: z.string().optional() }).optional(),
   amount: z
     .object({ total: fen.optional(), payer_total: fen.optional(), currency: z.string().optional() })
     .optional(),
@@ -34,6 +39,8 @@ const transactionSchema = z.object({
 
 const refundSchema = z.object({
   mchid: z.string().optional(),
+  sp_mchid: z.string().optional(),
+  sub_mchid: z.string().optional(),
   refund_id: z.string(),
   out_refund_no: z.string(),
   out_trade_no: z.string(),
@@ -51,8 +58,12 @@ export type TradeState = z.infer<typeof tradeStateSchema>
 export type RefundStatus = z.infer<typeof refundStatusSchema>
 
 export interface PayTransaction {
+  /** appid, or sp_appid in partner mode. */
   appid: string
+  /** mchid, or sp_mchid in partner mode. */
   mchid: string
+  /** The paid sub-merchant; present only in partner answers. */
+  subMchid?: string
   outTradeNo: string
   tradeState: TradeState
   tradeStateDesc?: string
@@ -66,7 +77,9 @@ export interface PayTransaction {
 }
 
 export interface PayRefund {
+  /** mchid, or sp_mchid in partner mode. */
   mchid?: string
+  subMchid?: string
   refundId: string
   outRefundNo: string
   outTradeNo: string
@@ -91,9 +104,16 @@ export function toTransaction(raw: unknown): PayTransaction {
   const parsed = transactionSchema.safeParse(raw)
   if (!parsed.success) throw new ResourceShapeError('transaction', parsed.error.message)
   const t = parsed.data
+  const partner = t.sub_mchid !== undefined
+  const appid = partner ? t.sp_appid : t.appid
+  const mchid = partner ? t.sp_mchid : t.mchid
+  if (appid === undefined || mchid === undefined) {
+    throw new ResourceShapeError('transaction', partner ? 'no sp_appid/sp_mchid' : 'no appid/mchid')
+  }
   return {
-    appid: t.appid,
-    mchid: t.mchid,
+    appid,
+    mchid,
+    subMchid: t.sub_mchid,
     outTradeNo: t.out_trade_no,
     tradeState: t.trade_state,
     tradeStateDesc: t.trade_state_desc,
@@ -101,7 +121,7 @@ export function toTransaction(raw: unknown): PayTransaction {
     amountTotalFen: t.amount?.total,
     payerTotalFen: t.amount?.payer_total,
     currency: t.amount?.currency,
-    payerOpenid: t.payer?.openid,
+    payerOpenid: partner ? t.payer?.sp_openid : t.payer?.openid,
     successTime: t.success_time,
     attach: t.attach,
   }
@@ -113,7 +133,8 @@ export function toRefund(raw: unknown): PayRefund {
   if (!parsed.success || !status) throw new ResourceShapeError('refund', parsed.error?.message ?? 'no status')
   const r = parsed.data
   return {
-    mchid: r.mchid,
+    mchid: r.sub_mchid !== undefined ? r.sp_mchid : r.mchid,
+    subMchid: r.sub_mchid,
     refundId: r.refund_id,
     outRefundNo: r.out_refund_no,
     outTradeNo: r.out_trade_no,
