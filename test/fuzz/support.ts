@@ -174,7 +174,27 @@ export function expectCallbackRefused(res: WireResponse, what: string): void {
 export type Snapshot = Record<string, string>
 
 /** Row count and checksum of every table but the migration journal: any write shows up here. */
+/**
+ * Background jobs finish work that earlier (accepted) requests started: a paid order's shipping
+ * upload, a queued subscribe message, the daily reconciliation. A snapshot waits for them, so the
+ * only change left to see between two snapshots is one a request made.
+ */
+async function backgroundSettled(stack: Stack): Promise<void> {
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const [rows] = (await stack.db.primary.execute(
+      sql.raw(`SELECT
+        (SELECT COUNT(*) FROM orders WHERE shipping_status = 'PENDING') +
+        (SELECT COUNT(*) FROM outbox WHERE status = 'PENDING') +
+        (SELECT COUNT(*) FROM reconciliations WHERE status = 'RUNNING') AS busy`),
+    )) as unknown as [Array<{ busy: number | string }>]
+    if (Number(rows[0]?.busy) === 0 || Date.now() > deadline) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
 export async function snapshot(stack: Stack): Promise<Snapshot> {
+  await backgroundSettled(stack)
   const [tableRows] = (await stack.db.primary.execute(sql.raw('SHOW TABLES'))) as unknown as [
     Array<Record<string, string>>,
   ]
