@@ -155,6 +155,8 @@ beforeAll(async () => {
     PORT: String(port),
     HOST: '127.0.0.1',
     SHUTDOWN_DRAIN_MS: '1000',
+    // The ecosystem file runs NODE_ENV=production, where the origin refuses to start without it.
+    METRICS_TOKEN: `deploy-test-${crypto.randomUUID()}`,
     PM2_HOME: pm2.home,
     POINTS_LOG_DIR: join(scratch, 'logs'),
     POINTS_ENV_FILE: join(scratch, 'no-env-file'),

@@ -19,6 +19,7 @@ let pm2: Pm2
 let logDir: string
 let url: string
 let env: Record<string, string>
+const METRICS_TOKEN = `pm2-test-${crypto.randomUUID()}`
 
 /** Sum of one counter over every series (every worker) matching `match`. */
 function counterSum(text: string, name: string, match: string): number {
@@ -42,6 +43,8 @@ beforeAll(async () => {
     PORT: String(port),
     HOST: '127.0.0.1',
     SHUTDOWN_DRAIN_MS: '1000',
+    // The ecosystem file runs NODE_ENV=production, where the origin refuses to start without it.
+    METRICS_TOKEN,
     POINTS_LOG_DIR: logDir,
     POINTS_ENV_FILE: join(logDir, 'no-env-file'),
   }
@@ -65,7 +68,7 @@ describe('PM2 cluster', () => {
     expect(new Set(procs.map((p) => p.pid)).size).toBe(2)
 
     const before = counterSum(
-      await (await fetch(`${url}/metrics`)).text(),
+      await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text(),
       'http_requests_total',
       'route="/health"',
     )
@@ -76,7 +79,9 @@ describe('PM2 cluster', () => {
       }),
     )
     for (let scrape = 0; scrape < 6; scrape++) {
-      const text = await (await fetch(`${url}/metrics`)).text()
+      const text = await (
+        await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })
+      ).text()
       expect(counterSum(text, 'http_requests_total', 'route="/health"') - before).toBe(200)
       for (const worker of ['0', '1']) {
         expect(
