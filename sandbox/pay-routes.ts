@@ -45,10 +45,8 @@ const notifyUrl = z
     }
   }, 'notify_url must be an absolute URL without a query string')
 
-// Strict like v3 itself: an undocumented field is rejected (270924358), which catches typos early.
-const prepaySchema = z.strictObject({
-  appid: z.string().min(1).max(32),
-  mchid: z.string().min(1).max(32),
+// The order fields both JSAPI prepay forms share.
+const orderFields = {
   description: z.string().min(1).max(127),
   out_trade_no: z.string().regex(/^[A-Za-z0-9_\-|*]{6,32}$/),
   time_expire: z.string().regex(RFC3339).optional(),
@@ -57,10 +55,17 @@ const prepaySchema = z.strictObject({
   goods_tag: z.string().max(32).optional(),
   support_fapiao: z.boolean().optional(),
   amount: z.strictObject({ total: z.number().int().min(1), currency: z.literal('CNY').optional() }),
-  payer: z.strictObject({ openid: z.string().min(1).max(128) }),
   detail: z.unknown().optional(),
   scene_info: z.unknown().optional(),
   settle_info: z.unknown().optional(),
+}
+
+// Strict like v3 itself: an undocumented field is rejected (270924358), which catches typos early.
+const prepaySchema = z.strictObject({
+  appid: z.string().min(1).max(32),
+  mchid: z.string().min(1).max(32),
+  ...orderFields,
+  payer: z.strictObject({ openid: z.string().min(1).max(128) }),
 })
 
 const subMchid = z.string().regex(/^[0-9]{1,32}$/)
@@ -71,18 +76,8 @@ const partnerPrepaySchema = z.strictObject({
   sp_mchid: z.string().min(1).max(32),
   sub_appid: z.string().max(32).optional(),
   sub_mchid: subMchid,
-  description: z.string().min(1).max(127),
-  out_trade_no: z.string().regex(/^[A-Za-z0-9_\-|*]{6,32}$/),
-  time_expire: z.string().regex(RFC3339).optional(),
-  attach: z.string().max(128).optional(),
-  notify_url: notifyUrl,
-  goods_tag: z.string().max(32).optional(),
-  support_fapiao: z.boolean().optional(),
-  amount: z.strictObject({ total: z.number().int().min(1), currency: z.literal('CNY').optional() }),
+  ...orderFields,
   payer: z.strictObject({ sp_openid: z.string().min(1).max(128) }),
-  detail: z.unknown().optional(),
-  scene_info: z.unknown().optional(),
-  settle_info: z.unknown().optional(),
 })
 
 const partnerCloseSchema = z.strictObject({ sp_mchid: z.string().min(1), sub_mchid: subMchid })
