@@ -2,6 +2,7 @@ import { Redis } from '@upstash/redis/cloudflare'
 import { merchantPageVersionKey } from '../shared/merchant-page-version.ts'
 import { CacheApiStore } from './cache/cache-api-store.ts'
 import { MemoryCacheStore } from './cache/memory-store.ts'
+import { withCooldown } from './cache/page-versions.ts'
 import { TieredCacheStore } from './cache/tiered-store.ts'
 import type { EdgeConfig } from './config.ts'
 import { FailoverRateLimiter } from './rate-limit/failover-limiter.ts'
@@ -32,7 +33,7 @@ export function runtimeDeps(config: EdgeConfig, clientIp: EdgeDeps['clientIp']):
     config,
     rateLimiter,
     cache: new TieredCacheStore([new MemoryCacheStore(now), ...caches]),
-    pageVersions: (merchantId) => redis.get<string>(merchantPageVersionKey(merchantId)),
+    pageVersions: withCooldown((merchantId) => redis.get<string>(merchantPageVersionKey(merchantId)), now),
     // Called through a closure: workerd refuses a fetch detached from globalThis.
     fetchOrigin: (request) => fetch(request),
     now,

@@ -50,10 +50,7 @@ export const prefetchPageVersion = (versions: PageVersions) =>
         'pageVersion',
         versions(id).then(
           (v) => v ?? '0',
-          (err: Error) => {
-            console.error(`edge: page version of merchant ${id} unavailable: ${err.message}`)
-            return undefined
-          },
+          () => undefined,
         ),
       )
     }
