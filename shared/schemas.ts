@@ -187,6 +187,10 @@ export const RECORD_KINDS = [
   'GIFT_RETURN',
   'MERCHANT_GRANT',
   'ADMIN_ADJUST',
+  'REDEEM',
+  'REDEEM_RETURN',
+  'EXPIRE',
+  'ACCOUNT_CLOSED',
 ] as const
 export const PointsRecord = z.object({
   id,
