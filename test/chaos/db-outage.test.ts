@@ -12,45 +12,40 @@
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { control } from '../../sandbox/testing.ts'
-import { type ApiResponse, apiClient } from '../harness/client.ts'
+import type { ApiClient, ApiResponse } from '../harness/client.ts'
 import { activeMerchant, idemKey, userWithPoints } from '../harness/fixtures.ts'
-import { HOLDS, invariants, type Stack, startStack } from '../harness/stack.ts'
+import { HOLDS, invariants, type Stack } from '../harness/stack.ts'
 import { Rng } from '../sim/generator.ts'
 import {
   auditBusinessAgainstLedger,
   isTransportError,
   newRetryStats,
+  type ProxiedStack,
   retrying,
   rows,
   sleep,
-  TcpProxy,
+  startProxiedStack,
+  type TcpProxy,
   userBalances,
   waitUntil,
 } from './support.ts'
 
+let proxied: ProxiedStack
 let stack: Stack
 let proxy: TcpProxy
-let api: ReturnType<typeof apiClient>
+let api: ApiClient
 
 beforeAll(async () => {
-  stack = await startStack()
-  const db = new URL(stack.databaseUrl)
-  proxy = await TcpProxy.start(Number(db.port || 3306), db.hostname)
-  db.hostname = '127.0.0.1'
-  db.port = String(proxy.port)
-  await stack.restartOrigin({ DATABASE_URL: db.toString() })
-  api = apiClient(stack.origin.url)
+  proxied = await startProxiedStack({ mysql: true })
+  ;({ stack, api } = proxied)
+  proxy = proxied.mysql!
 }, 60_000)
 
 afterAll(async () => {
-  await proxy?.close()
-  await stack?.close()
+  await proxied?.close()
 })
 
-const ready = async () => {
-  const res = await fetch(`${stack.origin.url}/ready`)
-  return { status: res.status, body: (await res.json()) as { checks: { mysql: string; redis: string } } }
-}
+const ready = () => proxied.ready()
 
 interface Keyed {
   kind: 'order' | 'gift'

@@ -9,42 +9,41 @@
  * Finding 3 in docs/RELIABILITY.md: expected to fail until the origin bounds its waits on MySQL and
  * Redis.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type ApiResponse, apiClient } from '../harness/client.ts'
+import type { ApiClient, ApiResponse } from '../harness/client.ts'
 import { idemKey, userWithPoints } from '../harness/fixtures.ts'
-import { HOLDS, invariants, REDIS_URL, type Stack, startStack } from '../harness/stack.ts'
-import { auditBusinessAgainstLedger, sleep, TcpProxy, waitUntil } from './support.ts'
+import { HOLDS, invariants, type Stack } from '../harness/stack.ts'
+import {
+  auditBusinessAgainstLedger,
+  type ProxiedStack,
+  sleep,
+  startProxiedStack,
+  type TcpProxy,
+  waitUntil,
+} from './support.ts'
 
 /** How long a request may take to be refused while a dependency is partitioned away. */
 const ANSWER_WITHIN_MS = 10_000
 
+let proxied: ProxiedStack
 let stack: Stack
 let dbProxy: TcpProxy
 let redisProxy: TcpProxy
-let api: ReturnType<typeof apiClient>
+let api: ApiClient
 
 beforeAll(async () => {
-  stack = await startStack()
-  const db = new URL(stack.databaseUrl)
-  const redis = new URL(REDIS_URL)
-  dbProxy = await TcpProxy.start(Number(db.port || 3306), db.hostname)
-  redisProxy = await TcpProxy.start(Number(redis.port || 6379), redis.hostname)
-  db.hostname = '127.0.0.1'
-  db.port = String(dbProxy.port)
-  await stack.restartOrigin({
-    DATABASE_URL: db.toString(),
-    REDIS_URL: `redis://127.0.0.1:${redisProxy.port}`,
-  })
-  api = apiClient(stack.origin.url)
+  proxied = await startProxiedStack({ mysql: true, redis: true })
+  ;({ stack, api } = proxied)
+  dbProxy = proxied.mysql!
+  redisProxy = proxied.redis!
 }, 60_000)
 
 afterAll(async () => {
-  await dbProxy?.close()
-  await redisProxy?.close()
-  await stack?.close()
+  await proxied?.close()
 })
 
-const ready = async () => (await fetch(`${stack.origin.url}/ready`)).status
+const ready = async () => (await proxied.ready()).status
 
 /** The answer, or null if none came within `ms` (the request is left running). */
 async function within(ms: number, call: Promise<ApiResponse>): Promise<ApiResponse | null> {

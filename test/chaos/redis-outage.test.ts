@@ -8,32 +8,35 @@
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { control } from '../../sandbox/testing.ts'
-import { apiClient } from '../harness/client.ts'
+import type { ApiClient } from '../harness/client.ts'
 import { activeMerchant, idemKey, uniqueOpenid, userWithPoints } from '../harness/fixtures.ts'
-import { HOLDS, invariants, REDIS_URL, type Stack, startStack } from '../harness/stack.ts'
-import { auditBusinessAgainstLedger, rows, sleep, TcpProxy, waitUntil } from './support.ts'
+import { HOLDS, invariants, type Stack } from '../harness/stack.ts'
+import {
+  auditBusinessAgainstLedger,
+  type ProxiedStack,
+  rows,
+  sleep,
+  startProxiedStack,
+  type TcpProxy,
+  waitUntil,
+} from './support.ts'
 
+let proxied: ProxiedStack
 let stack: Stack
 let proxy: TcpProxy
-let api: ReturnType<typeof apiClient>
+let api: ApiClient
 
 beforeAll(async () => {
-  stack = await startStack()
-  const redis = new URL(REDIS_URL)
-  proxy = await TcpProxy.start(Number(redis.port || 6379), redis.hostname)
-  await stack.restartOrigin({ REDIS_URL: `redis://127.0.0.1:${proxy.port}` })
-  api = apiClient(stack.origin.url)
+  proxied = await startProxiedStack({ redis: true })
+  ;({ stack, api } = proxied)
+  proxy = proxied.redis!
 }, 60_000)
 
 afterAll(async () => {
-  await proxy?.close()
-  await stack?.close()
+  await proxied?.close()
 })
 
-const ready = async () => {
-  const res = await fetch(`${stack.origin.url}/ready`)
-  return { status: res.status, body: (await res.json()) as { checks: { mysql: string; redis: string } } }
-}
+const ready = () => proxied.ready()
 
 describe('Redis outage', () => {
   it('refuses signed requests with 503 while Redis is cut, still applies payments, and recovers', async () => {

@@ -5,8 +5,8 @@
  */
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { sql } from 'drizzle-orm'
-import type { ApiClient, ApiResponse, CallOptions } from '../harness/client.ts'
-import type { Stack } from '../harness/stack.ts'
+import { type ApiClient, type ApiResponse, apiClient, type CallOptions } from '../harness/client.ts'
+import { REDIS_URL, type Stack, startStack } from '../harness/stack.ts'
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
@@ -275,4 +275,54 @@ export function expectedShopperBalance(
     if (String(g.claimed_by_user_id) === shopper.id) expected += Number(g.points)
   }
   return expected
+}
+
+export interface ProxiedStack {
+  stack: Stack
+  api: ApiClient
+  /** The proxies the origin reaches its backing services through, for those asked for. */
+  mysql?: TcpProxy
+  redis?: TcpProxy
+  /** GET /ready: its status and the per-service checks. */
+  ready(): Promise<{ status: number; body: { checks: { mysql: string; redis: string } } }>
+  close(): Promise<void>
+}
+
+/** A stack whose origin reaches MariaDB and/or Redis only through proxies the test can cut or stall. */
+export async function startProxiedStack(through: {
+  mysql?: boolean
+  redis?: boolean
+}): Promise<ProxiedStack> {
+  const stack = await startStack()
+  const env: Record<string, string> = {}
+  let mysql: TcpProxy | undefined
+  let redis: TcpProxy | undefined
+  if (through.mysql) {
+    const db = new URL(stack.databaseUrl)
+    mysql = await TcpProxy.start(Number(db.port || 3306), db.hostname)
+    db.hostname = '127.0.0.1'
+    db.port = String(mysql.port)
+    env.DATABASE_URL = db.toString()
+  }
+  if (through.redis) {
+    const url = new URL(REDIS_URL)
+    redis = await TcpProxy.start(Number(url.port || 6379), url.hostname)
+    env.REDIS_URL = `redis://127.0.0.1:${redis.port}`
+  }
+  await stack.restartOrigin(env)
+  return {
+    stack,
+    api: apiClient(stack.origin.url),
+    mysql,
+    redis,
+    async ready() {
+      const res = await fetch(`${stack.origin.url}/ready`)
+      return { status: res.status, body: (await res.json()) as { checks: { mysql: string; redis: string } } }
+    },
+    async close() {
+      await mysql?.close()
+      await redis?.close()
+      await stack.close()
+    },
+  }
 }
