@@ -50,3 +50,24 @@ export function pm2Sandbox(): Pm2 {
     },
   }
 }
+
+/**
+ * The environment the PM2 ecosystem file's production origin needs on top of a test stack's:
+ * its own port and log folder, a one-second drain, no env file, and the METRICS_TOKEN that
+ * NODE_ENV=production refuses to start without.
+ */
+export function productionOriginEnv(
+  stackEnv: Record<string, string>,
+  opts: { port: number; logDir: string; metricsToken: string },
+): Record<string, string> {
+  return {
+    ...stackEnv,
+    PUBLIC_BASE_URL: `http://127.0.0.1:${opts.port}`,
+    PORT: String(opts.port),
+    HOST: '127.0.0.1',
+    SHUTDOWN_DRAIN_MS: '1000',
+    METRICS_TOKEN: opts.metricsToken,
+    POINTS_LOG_DIR: opts.logDir,
+    POINTS_ENV_FILE: join(opts.logDir, 'no-env-file'),
+  }
+}

@@ -22,7 +22,7 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiClient } from '../harness/client.ts'
 import { idemKey, userWithPoints } from '../harness/fixtures.ts'
-import { type Pm2, pm2Sandbox } from '../harness/pm2.ts'
+import { type Pm2, pm2Sandbox, productionOriginEnv } from '../harness/pm2.ts'
 import { freePort } from '../harness/ports.ts'
 import { HOLDS, invariants, type Stack, startStack } from '../harness/stack.ts'
 
@@ -150,16 +150,12 @@ beforeAll(async () => {
   const port = await freePort()
   url = `http://127.0.0.1:${port}`
   env = {
-    ...stack.env,
-    PUBLIC_BASE_URL: url,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    SHUTDOWN_DRAIN_MS: '1000',
-    // The ecosystem file runs NODE_ENV=production, where the origin refuses to start without it.
-    METRICS_TOKEN: `deploy-test-${crypto.randomUUID()}`,
+    ...productionOriginEnv(stack.env, {
+      port,
+      logDir: join(scratch, 'logs'),
+      metricsToken: `deploy-test-${crypto.randomUUID()}`,
+    }),
     PM2_HOME: pm2.home,
-    POINTS_LOG_DIR: join(scratch, 'logs'),
-    POINTS_ENV_FILE: join(scratch, 'no-env-file'),
     DEPLOY_ROOT: root,
     DEPLOY_REPO: repo,
     DEPLOY_HEALTH_TIMEOUT_S: '25',

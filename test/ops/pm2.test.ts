@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiClient } from '../harness/client.ts'
 import { idemKey, userWithPoints } from '../harness/fixtures.ts'
-import { type Pm2, pm2Sandbox } from '../harness/pm2.ts'
+import { type Pm2, pm2Sandbox, productionOriginEnv } from '../harness/pm2.ts'
 import { freePort, waitForHttp } from '../harness/ports.ts'
 import { HOLDS, invariants, type Stack, startStack } from '../harness/stack.ts'
 
@@ -37,17 +37,7 @@ beforeAll(async () => {
   logDir = mkdtempSync(join(tmpdir(), 'pm2-logs-'))
   const port = await freePort()
   url = `http://127.0.0.1:${port}`
-  env = {
-    ...stack.env,
-    PUBLIC_BASE_URL: url,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    SHUTDOWN_DRAIN_MS: '1000',
-    // The ecosystem file runs NODE_ENV=production, where the origin refuses to start without it.
-    METRICS_TOKEN,
-    POINTS_LOG_DIR: logDir,
-    POINTS_ENV_FILE: join(logDir, 'no-env-file'),
-  }
+  env = productionOriginEnv(stack.env, { port, logDir, metricsToken: METRICS_TOKEN })
   await pm2.pm2(['start', 'ops/pm2/ecosystem.config.cjs'], env)
   await waitForHttp(`${url}/ready`, 30_000)
 }, 90_000)
