@@ -3,40 +3,32 @@
  * printed by the worker itself (wrangler forwards the isolate's console to this process).
  */
 import { afterAll, beforeAll, expect, it, vi } from 'vitest'
-import { unstable_startWorker } from 'wrangler'
-import { edgeEnv, type OriginHandle, randomIp, startOrigin } from './support/harness.ts'
+import {
+  type EdgeHandle,
+  edgeEnv,
+  type OriginHandle,
+  randomIp,
+  startOrigin,
+  startWorkerd,
+} from './support/harness.ts'
 
 let origin: OriginHandle
-let worker: Awaited<ReturnType<typeof unstable_startWorker>>
+let worker: EdgeHandle
 const printed: string[] = []
 
 beforeAll(async () => {
   origin = await startOrigin()
-  process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false'
-  process.env.WRANGLER_SEND_METRICS = 'false'
   // wrangler prints the worker's console through its logger, which calls this process's console.
   const keep = (...args: unknown[]) => {
     printed.push(args.map(String).join(' '))
   }
   vi.spyOn(console, 'log').mockImplementation(keep)
   vi.spyOn(console, 'error').mockImplementation(keep)
-  const env = edgeEnv(origin.url, { RATE_LIMIT_LOGIN_MAX: '1' })
-  worker = await unstable_startWorker({
-    config: 'wrangler.toml',
-    bindings: Object.fromEntries(Object.entries(env).map(([k, v]) => [k, { type: 'plain_text', value: v }])),
-    dev: {
-      server: { hostname: '127.0.0.1', port: 0 },
-      inspector: false,
-      watch: false,
-      persist: false,
-      logLevel: 'log',
-    },
-  })
-  await worker.ready
+  worker = await startWorkerd(edgeEnv(origin.url, { RATE_LIMIT_LOGIN_MAX: '1' }), { logLevel: 'log' })
 }, 60_000)
 
 afterAll(async () => {
-  await worker?.dispose()
+  await worker?.close()
   await origin?.close()
   vi.restoreAllMocks()
 })
@@ -51,7 +43,7 @@ function requestLines(): Map<string, Record<string, unknown>> {
 
 it('logs one JSON object per request, with the Analytics Engine binding of wrangler.toml in place', async () => {
   const ip = randomIp()
-  const base = (await worker.url).origin
+  const base = worker.url
   const call = (path: string, id: string, init: RequestInit = {}) =>
     fetch(`${base}${path}`, {
       ...init,

@@ -80,7 +80,11 @@ export function startEdge(runtime: Runtime, env: Record<string, string>): Promis
   return runtime === 'workerd' ? startWorkerd({ TRUST_CF_CONNECTING_IP: 'true', ...env }) : startDeno(env)
 }
 
-async function startWorkerd(env: Record<string, string>): Promise<EdgeHandle> {
+/** The edge in workerd; `logLevel: 'log'` lets the worker's console reach this process's console. */
+export async function startWorkerd(
+  env: Record<string, string>,
+  { logLevel = 'error' }: { logLevel?: 'error' | 'log' } = {},
+): Promise<EdgeHandle> {
   process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false'
   process.env.WRANGLER_SEND_METRICS = 'false'
   const worker = await unstable_startWorker({
@@ -91,7 +95,7 @@ async function startWorkerd(env: Record<string, string>): Promise<EdgeHandle> {
       inspector: false,
       watch: false,
       persist: false,
-      logLevel: 'error',
+      logLevel,
     },
   })
   await worker.ready
