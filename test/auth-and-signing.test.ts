@@ -1,53 +1,44 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { apiClient } from './harness/client.ts'
+import { describe, expect, it } from 'vitest'
 import { uniqueOpenid } from './harness/fixtures.ts'
-import { ADMIN_OPENID, HOLDS, invariants, type Stack, startStack } from './harness/stack.ts'
+import { ADMIN_OPENID, HOLDS, invariants } from './harness/stack.ts'
+import { useStack } from './harness/use-stack.ts'
 
-let stack: Stack
-let api: ReturnType<typeof apiClient>
-
-beforeAll(async () => {
-  stack = await startStack()
-  api = apiClient(stack.origin.url)
-})
-afterAll(async () => {
-  await stack?.close()
-})
+const file = useStack()
 
 describe('login', () => {
   it('logs in with a wx.login code, issues a token and creates the user once', async () => {
     const openid = uniqueOpenid()
-    const first = await api.post('/api/auth/login', { code: `code-${openid}` })
+    const first = await file.api.post('/api/auth/login', { code: `code-${openid}` })
     expect(first.status).toBe(200)
     expect(first.body.user).toEqual({ id: expect.any(String), roles: ['user'], merchantId: null })
     expect(Date.parse(first.body.expiresAt)).toBeGreaterThan(Date.now())
-    const again = await api.login(openid)
+    const again = await file.api.login(openid)
     expect(again.user.id).toBe(first.body.user.id)
-    const me = await api.get('/api/me', { token: first.body.token })
+    const me = await file.api.get('/api/me', { token: first.body.token })
     expect(me.status).toBe(200)
     expect(me.body).toMatchObject({ id: first.body.user.id, roles: ['user'], merchantId: null })
   })
 
   it('gives the admin role to ADMIN_OPENIDS', async () => {
-    const admin = await api.login(ADMIN_OPENID)
+    const admin = await file.api.login(ADMIN_OPENID)
     expect(admin.user.roles).toContain('admin')
   })
 
   it('refuses a code WeChat rejects with 401 naming the field', async () => {
-    const res = await api.post('/api/auth/login', { code: 'not-a-sandbox-code' })
+    const res = await file.api.post('/api/auth/login', { code: 'not-a-sandbox-code' })
     expect(res.status).toBe(401)
     expect(res.body.error.code).toBe('UNAUTHENTICATED')
     expect(res.body.error.details.field).toBe('code')
   })
 
   it('validates the body: missing code, malformed JSON, wrong content type', async () => {
-    const missing = await api.post('/api/auth/login', {})
+    const missing = await file.api.post('/api/auth/login', {})
     expect(missing.status).toBe(400)
     expect(missing.body.error).toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'code' } })
-    const malformed = await api.call('POST', '/api/auth/login', { rawBody: '{"code":' })
+    const malformed = await file.api.call('POST', '/api/auth/login', { rawBody: '{"code":' })
     expect(malformed.status).toBe(400)
     expect(malformed.body.error.code).toBe('VALIDATION_FAILED')
-    const form = await api.call('POST', '/api/auth/login', {
+    const form = await file.api.call('POST', '/api/auth/login', {
       rawBody: 'code=x',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     })
@@ -56,31 +47,31 @@ describe('login', () => {
   })
 
   it('answers PATCH /api/me with the updated profile and rejects unknown fields', async () => {
-    const u = await api.login(uniqueOpenid())
-    const ok = await api.patch(
+    const u = await file.api.login(uniqueOpenid())
+    const ok = await file.api.patch(
       '/api/me',
       { nickname: 'Mei', avatarUrl: 'https://img.example/a.png' },
       { token: u.token },
     )
     expect(ok.status).toBe(200)
     expect(ok.body).toMatchObject({ nickname: 'Mei', avatarUrl: 'https://img.example/a.png' })
-    const bad = await api.patch('/api/me', { nickname: '' }, { token: u.token })
+    const bad = await file.api.patch('/api/me', { nickname: '' }, { token: u.token })
     expect(bad.status).toBe(400)
     expect(bad.body.error.details.field).toBe('nickname')
-    const extra = await api.patch('/api/me', { roles: ['admin'] }, { token: u.token })
+    const extra = await file.api.patch('/api/me', { roles: ['admin'] }, { token: u.token })
     expect(extra.status).toBe(400)
   })
 
   it('refuses missing, malformed, forged and expired tokens', async () => {
-    expect((await api.get('/api/me')).status).toBe(401)
-    expect((await api.get('/api/me', { token: 'abc.def.ghi' })).status).toBe(401)
+    expect((await file.api.get('/api/me')).status).toBe(401)
+    expect((await file.api.get('/api/me', { token: 'abc.def.ghi' })).status).toBe(401)
     const { sign } = await import('hono/jwt')
     const now = Math.floor(Date.now() / 1000)
     const forged = await sign({ sub: '1', exp: now + 60 }, 'x'.repeat(40), 'HS256')
-    expect((await api.get('/api/me', { token: forged })).status).toBe(401)
+    expect((await file.api.get('/api/me', { token: forged })).status).toBe(401)
     const { JWT_SECRET } = await import('./harness/stack.ts')
     const expired = await sign({ sub: '1', exp: now - 10 }, JWT_SECRET, 'HS256')
-    const res = await api.get('/api/me', { token: expired })
+    const res = await file.api.get('/api/me', { token: expired })
     expect(res.status).toBe(401)
     expect(res.body.error.code).toBe('UNAUTHENTICATED')
   })
@@ -94,9 +85,9 @@ describe('edge signature (API.md §6)', () => {
   }
 
   it('refuses unsigned requests, unknown keys and wrong secrets', async () => {
-    expectRefused(await api.get(path, { sign: false }))
-    expectRefused(await api.get(path, { sign: { keyId: 'nope' } }))
-    expectRefused(await api.get(path, { sign: { secret: 'wrong-secret-wrong-secret' } }))
+    expectRefused(await file.api.get(path, { sign: false }))
+    expectRefused(await file.api.get(path, { sign: { keyId: 'nope' } }))
+    expectRefused(await file.api.get(path, { sign: { secret: 'wrong-secret-wrong-secret' } }))
   })
 
   it('refuses stale and future timestamps', async () => {
@@ -105,8 +96,8 @@ describe('edge signature (API.md §6)', () => {
     // it is taken from the next whole second plus a second of slack (301 from a floored `now`
     // was accepted once on a loaded CI machine, the request landing over a second later).
     const seconds = Date.now() / 1000
-    expectRefused(await api.get(path, { sign: { timestampSeconds: Math.floor(seconds) - 301 } }))
-    expectRefused(await api.get(path, { sign: { timestampSeconds: Math.ceil(seconds) + 302 } }))
+    expectRefused(await file.api.get(path, { sign: { timestampSeconds: Math.floor(seconds) - 301 } }))
+    expectRefused(await file.api.get(path, { sign: { timestampSeconds: Math.ceil(seconds) + 302 } }))
   })
 
   it('refuses a replayed nonce', async () => {
@@ -118,9 +109,9 @@ describe('edge signature (API.md §6)', () => {
       body: '',
       authorization: '',
     })
-    const first = await fetch(stack.origin.url + path, { headers })
+    const first = await fetch(file.stack.origin.url + path, { headers })
     expect(first.status).toBe(404)
-    const replay = await fetch(stack.origin.url + path, { headers })
+    const replay = await fetch(file.stack.origin.url + path, { headers })
     expect(replay.status).toBe(401)
     expect((await replay.json()).error.code).toBe('EDGE_SIGNATURE_INVALID')
   })
@@ -134,13 +125,13 @@ describe('edge signature (API.md §6)', () => {
       body: '{"code":"code-a"}',
       authorization: '',
     })
-    const altered = await fetch(`${stack.origin.url}/api/auth/login`, {
+    const altered = await fetch(`${file.stack.origin.url}/api/auth/login`, {
       method: 'POST',
       headers: { ...signed, 'content-type': 'application/json' },
       body: '{"code":"code-b"}',
     })
     expect(altered.status).toBe(401)
-    const otherPath = await fetch(`${stack.origin.url}/api/auth/login?x=1`, {
+    const otherPath = await fetch(`${file.stack.origin.url}/api/auth/login?x=1`, {
       method: 'POST',
       headers: { ...signed, 'content-type': 'application/json' },
       body: '{"code":"code-a"}',
@@ -149,24 +140,24 @@ describe('edge signature (API.md §6)', () => {
   })
 
   it('accepts the old key while it is listed and refuses it once removed (rotation)', async () => {
-    await stack.restartOrigin({
+    await file.stack.restartOrigin({
       EDGE_SIGNING_KEYS: `k0:old-secret-old-secret,k1:${(await import('./harness/stack.ts')).EDGE_SECRET}`,
     })
-    const withOld = await api.get(path, { sign: { keyId: 'k0', secret: 'old-secret-old-secret' } })
+    const withOld = await file.api.get(path, { sign: { keyId: 'k0', secret: 'old-secret-old-secret' } })
     expect(withOld.status).toBe(404)
-    await stack.restartOrigin()
-    expectRefused(await api.get(path, { sign: { keyId: 'k0', secret: 'old-secret-old-secret' } }))
-    expect((await api.get(path)).status).toBe(404)
+    await file.stack.restartOrigin()
+    expectRefused(await file.api.get(path, { sign: { keyId: 'k0', secret: 'old-secret-old-secret' } }))
+    expect((await file.api.get(path)).status).toBe(404)
   })
 })
 
 describe('operations endpoints', () => {
   it('answers /health, /ready and /metrics with the API.md §7 metric names', async () => {
-    expect((await fetch(`${stack.origin.url}/health`)).status).toBe(200)
-    const ready = await fetch(`${stack.origin.url}/ready`)
+    expect((await fetch(`${file.stack.origin.url}/health`)).status).toBe(200)
+    const ready = await fetch(`${file.stack.origin.url}/ready`)
     expect(ready.status).toBe(200)
     expect(await ready.json()).toMatchObject({ checks: { mysql: 'ok', redis: 'ok' } })
-    const metrics = await (await fetch(`${stack.origin.url}/metrics`)).text()
+    const metrics = await (await fetch(`${file.stack.origin.url}/metrics`)).text()
     for (const name of [
       'http_requests_total',
       'http_request_duration_seconds',
@@ -180,14 +171,14 @@ describe('operations endpoints', () => {
   })
 
   it('echoes X-Request-Id and answers unknown routes 404 in the error format', async () => {
-    const res = await api.get('/api/nope', { headers: { 'x-request-id': 'req-123' } })
+    const res = await file.api.get('/api/nope', { headers: { 'x-request-id': 'req-123' } })
     expect(res.status).toBe(404)
     expect(res.headers.get('x-request-id')).toBe('req-123')
     expect(res.body).toEqual({
       error: { code: 'NOT_FOUND', message: expect.any(String) },
       requestId: 'req-123',
     })
-    const bare = await fetch(`${stack.origin.url}/nowhere`)
+    const bare = await fetch(`${file.stack.origin.url}/nowhere`)
     expect(bare.status).toBe(404)
     expect(bare.headers.get('x-request-id')).toMatch(/.+/)
   })
@@ -201,7 +192,7 @@ describe('operations endpoints', () => {
       ['/api/payment/callback', { method: 'POST', body: '{}' }, 401],
     ]
     for (const [path, init, status] of answers) {
-      const res = await fetch(`${stack.origin.url}${path}`, {
+      const res = await fetch(`${file.stack.origin.url}${path}`, {
         ...init,
         headers: { 'x-request-id': `rid-${status}` },
       })
@@ -212,7 +203,7 @@ describe('operations endpoints', () => {
   })
 
   it('serves the OpenAPI document generated from the zod schemas, and a docs page', async () => {
-    const res = await fetch(`${stack.origin.url}/openapi.json`)
+    const res = await fetch(`${file.stack.origin.url}/openapi.json`)
     expect(res.status).toBe(200)
     const doc = await res.json()
     expect(doc.openapi).toMatch(/^3\./)
@@ -225,13 +216,13 @@ describe('operations endpoints', () => {
       minimum: 1,
     })
     expect(gift.parameters.map((p: { name: string }) => p.name)).toContain('Idempotency-Key')
-    const page = await fetch(`${stack.origin.url}/docs`)
+    const page = await fetch(`${file.stack.origin.url}/docs`)
     expect(page.headers.get('content-type')).toContain('text/html')
     expect(await page.text()).toContain('openapi.json')
   })
 
   it('refuses an oversized body with 413', async () => {
-    const res = await api.call('POST', '/api/auth/login', {
+    const res = await file.api.call('POST', '/api/auth/login', {
       rawBody: JSON.stringify({ code: 'x'.repeat(70_000) }),
     })
     expect(res.status).toBe(413)
@@ -249,7 +240,7 @@ describe('operations endpoints', () => {
           controller.enqueue(chunk)
         },
       })
-      return fetch(`${stack.origin.url}${path}`, {
+      return fetch(`${file.stack.origin.url}${path}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body,
@@ -270,6 +261,6 @@ describe('operations endpoints', () => {
   })
 
   it('leaves the ledger invariants intact', async () => {
-    expect(await invariants(stack)).toEqual(HOLDS)
+    expect(await invariants(file.stack)).toEqual(HOLDS)
   })
 })

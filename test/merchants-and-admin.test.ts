@@ -1,30 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { apiClient } from './harness/client.ts'
-import { activeMerchant, adminToken, enlistStaff, idemKey, uniqueOpenid } from './harness/fixtures.ts'
-import { HOLDS, invariants, type Stack, startStack } from './harness/stack.ts'
+import { describe, expect, it } from 'vitest'
+import { activeMerchant, enlistStaff, idemKey, uniqueOpenid } from './harness/fixtures.ts'
+import { useStack } from './harness/use-stack.ts'
 
-let stack: Stack
-let api: ReturnType<typeof apiClient>
-let admin: string
-
-beforeAll(async () => {
-  stack = await startStack()
-  api = apiClient(stack.origin.url)
-  admin = await adminToken(api)
-})
-afterEach(async () => {
-  expect(await invariants(stack)).toEqual(HOLDS)
-})
-afterAll(async () => {
-  expect(stack.origin.output()).not.toContain('unhandled error')
-  await stack?.close()
-})
+const file = useStack({ invariantsAfterEach: true, admin: true })
 
 describe('merchant applications and review', () => {
   it('takes an application, hides it until approved, then makes the applicant owner', async () => {
     const openid = uniqueOpenid('shop')
-    const applicant = await api.login(openid)
-    const applied = await api.post(
+    const applicant = await file.api.login(openid)
+    const applied = await file.api.post(
       '/api/merchants/applications',
       { name: 'Noodle Bar', contactPhone: '+8613900139000' },
       { token: applicant.token },
@@ -32,27 +16,29 @@ describe('merchant applications and review', () => {
     expect(applied.status).toBe(201)
     expect(applied.body).toEqual({ merchantId: expect.any(String), status: 'PENDING_REVIEW' })
     const id = applied.body.merchantId
-    expect((await api.get(`/api/merchants/${id}`)).status).toBe(404)
-    expect((await api.get('/api/merchant', { token: applicant.token })).status).toBe(403)
-    const twice = await api.post(
+    expect((await file.api.get(`/api/merchants/${id}`)).status).toBe(404)
+    expect((await file.api.get('/api/merchant', { token: applicant.token })).status).toBe(403)
+    const twice = await file.api.post(
       '/api/merchants/applications',
       { name: 'Again', contactPhone: '13900139000' },
       { token: applicant.token },
     )
     expect(twice.status).toBe(409)
 
-    const list = await api.get('/api/admin/merchants?status=PENDING_REVIEW', { token: admin })
+    const list = await file.api.get('/api/admin/merchants?status=PENDING_REVIEW', { token: file.admin })
     expect(list.status).toBe(200)
     expect(list.body.items.map((m: { id: string }) => m.id)).toContain(id)
 
-    const approved = await api.post(`/api/admin/merchants/${id}/approve`, undefined, { token: admin })
+    const approved = await file.api.post(`/api/admin/merchants/${id}/approve`, undefined, {
+      token: file.admin,
+    })
     expect(approved.status).toBe(200)
     expect(approved.body.status).toBe('ACTIVE')
-    const again = await api.post(`/api/admin/merchants/${id}/approve`, undefined, { token: admin })
+    const again = await file.api.post(`/api/admin/merchants/${id}/approve`, undefined, { token: file.admin })
     expect(again.status).toBe(409)
     expect(again.body.error.code).toBe('INVALID_STATE')
 
-    const page = await api.get(`/api/merchants/${id}`)
+    const page = await file.api.get(`/api/merchants/${id}`)
     expect(page.status).toBe(200)
     expect(page.body).toEqual({
       id,
@@ -63,21 +49,21 @@ describe('merchant applications and review', () => {
       rule: { earnPoints: 1, perFen: 100, minOrderFen: 0, maxPointsPerOrder: null, dailyCapPerUser: null },
     })
     expect(page.headers.get('cache-control')).toContain('max-age')
-    const owner = await api.login(openid)
+    const owner = await file.api.login(openid)
     expect(owner.user).toMatchObject({ roles: ['user', 'merchant_owner'], merchantId: id })
   })
 
-  it('validates applications and refuses non-admins at the admin API', async () => {
-    const u = await api.login(uniqueOpenid())
-    const bad = await api.post(
+  it('validates applications and refuses non-admins at the file.admin API', async () => {
+    const u = await file.api.login(uniqueOpenid())
+    const bad = await file.api.post(
       '/api/merchants/applications',
       { name: 'X', contactPhone: 'call me' },
       { token: u.token },
     )
     expect(bad.status).toBe(400)
     expect(bad.body.error.details.field).toBe('contactPhone')
-    expect((await api.get('/api/admin/merchants', { token: u.token })).status).toBe(403)
-    expect((await api.get('/api/admin/stats', { token: u.token })).status).toBe(403)
+    expect((await file.api.get('/api/admin/merchants', { token: u.token })).status).toBe(403)
+    expect((await file.api.get('/api/admin/stats', { token: u.token })).status).toBe(403)
     // Ids are opaque: one we could not have issued is simply not found, on every :id route.
     for (const path of [
       '/api/merchants/does-not-exist',
@@ -86,28 +72,33 @@ describe('merchant applications and review', () => {
       '/api/orders/abc',
       '/api/points/gifts/not-a-code',
     ]) {
-      const res = await api.get(path, { token: u.token })
+      const res = await file.api.get(path, { token: u.token })
       expect(res.status, path).toBe(404)
       expect(res.body.error.code).toBe('NOT_FOUND')
     }
-    expect((await api.post('/api/admin/merchants/abc/approve', undefined, { token: admin })).status).toBe(404)
-    expect((await api.post('/api/admin/merchants/999999/approve', undefined, { token: admin })).status).toBe(
-      404,
-    )
+    expect(
+      (await file.api.post('/api/admin/merchants/abc/approve', undefined, { token: file.admin })).status,
+    ).toBe(404)
+    expect(
+      (await file.api.post('/api/admin/merchants/999999/approve', undefined, { token: file.admin })).status,
+    ).toBe(404)
   })
 
   it('rejects and suspends, and a suspended merchant disappears and cannot grant', async () => {
-    const rejectedUser = await api.login(uniqueOpenid())
-    const r = await api.post(
+    const rejectedUser = await file.api.login(uniqueOpenid())
+    const r = await file.api.post(
       '/api/merchants/applications',
       { name: 'Shady', contactPhone: '13700137000' },
       { token: rejectedUser.token },
     )
     expect(
-      (await api.post(`/api/admin/merchants/${r.body.merchantId}/reject`, undefined, { token: admin })).body
-        .status,
+      (
+        await file.api.post(`/api/admin/merchants/${r.body.merchantId}/reject`, undefined, {
+          token: file.admin,
+        })
+      ).body.status,
     ).toBe('REJECTED')
-    const reapply = await api.post(
+    const reapply = await file.api.post(
       '/api/merchants/applications',
       { name: 'Better', contactPhone: '13700137000' },
       { token: rejectedUser.token },
@@ -115,14 +106,14 @@ describe('merchant applications and review', () => {
     expect(reapply.status).toBe(201)
     expect(reapply.body.merchantId).toBe(r.body.merchantId)
 
-    const m = await activeMerchant(api)
-    const customer = await api.login(uniqueOpenid())
-    const suspended = await api.post(`/api/admin/merchants/${m.merchantId}/suspend`, undefined, {
-      token: admin,
+    const m = await activeMerchant(file.api)
+    const customer = await file.api.login(uniqueOpenid())
+    const suspended = await file.api.post(`/api/admin/merchants/${m.merchantId}/suspend`, undefined, {
+      token: file.admin,
     })
     expect(suspended.body.status).toBe('SUSPENDED')
-    expect((await api.get(`/api/merchants/${m.merchantId}`)).status).toBe(404)
-    const grant = await api.post(
+    expect((await file.api.get(`/api/merchants/${m.merchantId}`)).status).toBe(404)
+    const grant = await file.api.post(
       '/api/merchant/grants',
       { userId: customer.user.id, points: 5, reason: 'x' },
       { token: m.ownerToken },
@@ -134,17 +125,21 @@ describe('merchant applications and review', () => {
 
 describe('contact phone at rest and in answers', () => {
   it('stores the phone encrypted and shows it in full only to the owner', async () => {
-    const m = await activeMerchant(api)
-    const [row] = (await stack.db.primary.execute(
+    const m = await activeMerchant(file.api)
+    const [row] = (await file.stack.db.primary.execute(
       `SELECT contact_phone FROM merchants WHERE id = ${Number(m.merchantId)}`,
     )) as unknown as [Array<{ contact_phone: string }>]
     expect(row[0]!.contact_phone).toMatch(/^enc1:p1:/)
     expect(row[0]!.contact_phone).not.toContain('13800138000')
-    expect((await api.get('/api/merchant', { token: m.ownerToken })).body.contactPhone).toBe('13800138000')
-    const staff = await api.login(uniqueOpenid('staff'))
-    await enlistStaff(api, m.ownerToken, { token: staff.token, id: staff.user.id })
-    expect((await api.get('/api/merchant', { token: staff.token })).body.contactPhone).toBe('138****8000')
-    const listed = await api.get('/api/admin/merchants?limit=100', { token: admin })
+    expect((await file.api.get('/api/merchant', { token: m.ownerToken })).body.contactPhone).toBe(
+      '13800138000',
+    )
+    const staff = await file.api.login(uniqueOpenid('staff'))
+    await enlistStaff(file.api, m.ownerToken, { token: staff.token, id: staff.user.id })
+    expect((await file.api.get('/api/merchant', { token: staff.token })).body.contactPhone).toBe(
+      '138****8000',
+    )
+    const listed = await file.api.get('/api/admin/merchants?limit=100', { token: file.admin })
     const mine = listed.body.items.find((x: { id: string }) => x.id === m.merchantId)
     expect(mine.contactPhone).toBe('138****8000')
     expect(JSON.stringify(listed.body)).not.toContain('13800138000')
@@ -153,8 +148,8 @@ describe('contact phone at rest and in answers', () => {
 
 describe('merchant console', () => {
   it('lets the owner edit profile and rule, and validates the rule', async () => {
-    const m = await activeMerchant(api)
-    const patched = await api.patch(
+    const m = await activeMerchant(file.api)
+    const patched = await file.api.patch(
       '/api/merchant',
       { description: 'New leaves', logoUrl: 'https://img.example/logo.png' },
       { token: m.ownerToken },
@@ -168,57 +163,59 @@ describe('merchant console', () => {
       maxPointsPerOrder: 50,
       dailyCapPerUser: 200,
     }
-    const put = await api.put('/api/merchant/rule', rule, { token: m.ownerToken })
+    const put = await file.api.put('/api/merchant/rule', rule, { token: m.ownerToken })
     expect(put.status).toBe(200)
     expect(put.body.rule).toEqual(rule)
-    const bad = await api.put('/api/merchant/rule', { ...rule, perFen: 0 }, { token: m.ownerToken })
+    const bad = await file.api.put('/api/merchant/rule', { ...rule, perFen: 0 }, { token: m.ownerToken })
     expect(bad.status).toBe(400)
     expect(bad.body.error.details.field).toBe('perFen')
-    const missing = await api.put('/api/merchant/rule', { earnPoints: 1 }, { token: m.ownerToken })
+    const missing = await file.api.put('/api/merchant/rule', { earnPoints: 1 }, { token: m.ownerToken })
     expect(missing.status).toBe(400)
-    expect((await api.get(`/api/merchants/${m.merchantId}`)).body.rule).toEqual(rule)
+    expect((await file.api.get(`/api/merchants/${m.merchantId}`)).body.rule).toEqual(rule)
   })
 
   it('adds and removes staff: staff read, cannot write; removal takes effect at once', async () => {
-    const m = await activeMerchant(api)
-    const staff = await api.login(uniqueOpenid('staff'))
-    await enlistStaff(api, m.ownerToken, { token: staff.token, id: staff.user.id })
-    expect((await api.get('/api/merchant', { token: staff.token })).status).toBe(200)
-    expect((await api.get('/api/merchant/orders', { token: staff.token })).body).toEqual({
+    const m = await activeMerchant(file.api)
+    const staff = await file.api.login(uniqueOpenid('staff'))
+    await enlistStaff(file.api, m.ownerToken, { token: staff.token, id: staff.user.id })
+    expect((await file.api.get('/api/merchant', { token: staff.token })).status).toBe(200)
+    expect((await file.api.get('/api/merchant/orders', { token: staff.token })).body).toEqual({
       items: [],
       nextCursor: null,
     })
-    expect((await api.patch('/api/merchant', { name: 'Mine now' }, { token: staff.token })).status).toBe(403)
+    expect((await file.api.patch('/api/merchant', { name: 'Mine now' }, { token: staff.token })).status).toBe(
+      403,
+    )
     expect(
       (
-        await api.put(
+        await file.api.put(
           '/api/merchant/rule',
           { earnPoints: 9, perFen: 1, minOrderFen: 0, maxPointsPerOrder: null, dailyCapPerUser: null },
           { token: staff.token },
         )
       ).status,
     ).toBe(403)
-    const grant = await api.post(
+    const grant = await file.api.post(
       '/api/merchant/grants',
       { userId: staff.user.id, points: 5, reason: 'self' },
       { token: staff.token },
     )
     expect(grant.status).toBe(403)
-    const other = await activeMerchant(api, 'Other')
-    const poach = await api.post(
+    const other = await activeMerchant(file.api, 'Other')
+    const poach = await file.api.post(
       '/api/merchant/staff',
       { userId: staff.user.id, role: 'merchant_staff' },
       { token: other.ownerToken },
     )
     expect(poach.status).toBe(409)
     expect(
-      (await api.delete(`/api/merchant/staff/${staff.user.id}`, { token: other.ownerToken })).status,
+      (await file.api.delete(`/api/merchant/staff/${staff.user.id}`, { token: other.ownerToken })).status,
     ).toBe(404)
-    expect((await api.delete(`/api/merchant/staff/${staff.user.id}`, { token: m.ownerToken })).status).toBe(
-      204,
-    )
-    expect((await api.get('/api/merchant', { token: staff.token })).status).toBe(403)
-    const wrongRole = await api.post(
+    expect(
+      (await file.api.delete(`/api/merchant/staff/${staff.user.id}`, { token: m.ownerToken })).status,
+    ).toBe(204)
+    expect((await file.api.get('/api/merchant', { token: staff.token })).status).toBe(403)
+    const wrongRole = await file.api.post(
       '/api/merchant/staff',
       { userId: staff.user.id, role: 'admin' },
       { token: m.ownerToken },
@@ -227,23 +224,23 @@ describe('merchant console', () => {
   })
 
   it('grants points idempotently, to existing users only', async () => {
-    const m = await activeMerchant(api)
-    const u = await api.login(uniqueOpenid())
+    const m = await activeMerchant(file.api)
+    const u = await file.api.login(uniqueOpenid())
     const key = idemKey()
     const body = { userId: u.user.id, points: 40, reason: 'loyal customer' }
     const results = await Promise.all(
       Array.from({ length: 20 }, () =>
-        api.post('/api/merchant/grants', body, { token: m.ownerToken, idempotencyKey: key }),
+        file.api.post('/api/merchant/grants', body, { token: m.ownerToken, idempotencyKey: key }),
       ),
     )
     expect(results.map((r) => r.status)).toEqual(Array(20).fill(201))
     expect(new Set(results.map((r) => r.body.id)).size).toBe(1)
-    expect((await api.get('/api/points/balance', { token: u.token })).body).toEqual({
+    expect((await file.api.get('/api/points/balance', { token: u.token })).body).toEqual({
       balance: 40,
       heldInGifts: 0,
       totalEarned: 40,
     })
-    const records = await api.get('/api/points/records', { token: u.token })
+    const records = await file.api.get('/api/points/records', { token: u.token })
     expect(records.body.items).toEqual([
       expect.objectContaining({
         id: expect.stringMatching(/^[1-9][0-9]*$/),
@@ -256,7 +253,7 @@ describe('merchant console', () => {
     ])
     // Written a moment ago, in UTC: a time-zone slip would be hours off.
     expect(Math.abs(Date.parse(records.body.items[0].createdAt) - Date.now())).toBeLessThan(60_000)
-    const nobody = await api.post(
+    const nobody = await file.api.post(
       '/api/merchant/grants',
       { ...body, userId: '987654321' },
       { token: m.ownerToken },
@@ -267,34 +264,34 @@ describe('merchant console', () => {
 
 describe('admin', () => {
   it('adjusts balances both ways, never below zero, and audits every write', async () => {
-    const u = await api.login(uniqueOpenid())
-    const plus = await api.post(
+    const u = await file.api.login(uniqueOpenid())
+    const plus = await file.api.post(
       '/api/admin/adjustments',
       { userId: u.user.id, points: 100, reason: 'compensation' },
-      { token: admin, idempotencyKey: idemKey() },
+      { token: file.admin, idempotencyKey: idemKey() },
     )
     expect(plus.status).toBe(201)
     expect(plus.body).toMatchObject({ userId: u.user.id, points: 100, balance: 100 })
-    const minus = await api.post(
+    const minus = await file.api.post(
       '/api/admin/adjustments',
       { userId: u.user.id, points: -30, reason: 'correction' },
-      { token: admin },
+      { token: file.admin },
     )
     expect(minus.body.balance).toBe(70)
-    const tooFar = await api.post(
+    const tooFar = await file.api.post(
       '/api/admin/adjustments',
       { userId: u.user.id, points: -71, reason: 'oops' },
-      { token: admin },
+      { token: file.admin },
     )
     expect(tooFar.status).toBe(422)
     expect(tooFar.body.error.code).toBe('INSUFFICIENT_POINTS')
-    const zero = await api.post(
+    const zero = await file.api.post(
       '/api/admin/adjustments',
       { userId: u.user.id, points: 0, reason: 'x' },
-      { token: admin },
+      { token: file.admin },
     )
     expect(zero.status).toBe(400)
-    const audit = await api.get('/api/admin/audit-log?limit=100', { token: admin })
+    const audit = await file.api.get('/api/admin/audit-log?limit=100', { token: file.admin })
     expect(audit.status).toBe(200)
     const actions = audit.body.items.map((a: { action: string }) => a.action)
     expect(actions).toEqual(
@@ -318,21 +315,21 @@ describe('admin', () => {
   })
 
   it('pages lists with limit and cursor, newest first, and validates them', async () => {
-    const first = await api.get('/api/admin/audit-log?limit=2', { token: admin })
+    const first = await file.api.get('/api/admin/audit-log?limit=2', { token: file.admin })
     expect(first.body.items).toHaveLength(2)
     expect(first.body.nextCursor).toEqual(expect.any(String))
-    const second = await api.get(`/api/admin/audit-log?limit=2&cursor=${first.body.nextCursor}`, {
-      token: admin,
+    const second = await file.api.get(`/api/admin/audit-log?limit=2&cursor=${first.body.nextCursor}`, {
+      token: file.admin,
     })
     expect(Number(second.body.items[0].id)).toBeLessThan(Number(first.body.items[1].id))
     for (const q of ['limit=0', 'limit=101', 'limit=abc', 'cursor=-1']) {
-      const bad = await api.get(`/api/admin/audit-log?${q}`, { token: admin })
+      const bad = await file.api.get(`/api/admin/audit-log?${q}`, { token: file.admin })
       expect(bad.status).toBe(400)
     }
   })
 
   it('reports platform stats', async () => {
-    const stats = await api.get('/api/admin/stats', { token: admin })
+    const stats = await file.api.get('/api/admin/stats', { token: file.admin })
     expect(stats.status).toBe(200)
     expect(stats.body).toMatchObject({
       users: expect.any(Number),

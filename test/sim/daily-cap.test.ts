@@ -7,35 +7,26 @@
  *
  * Expected to fail until origin/services/orders.ts awardFor records every award of the day.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { control } from '../../sandbox/testing.ts'
-import { apiClient } from '../harness/client.ts'
 import { activeMerchant, idemKey, uniqueOpenid } from '../harness/fixtures.ts'
-import { HOLDS, invariants, type Stack, startStack } from '../harness/stack.ts'
+import { HOLDS, invariants } from '../harness/stack.ts'
+import { useStack } from '../harness/use-stack.ts'
 
-let stack: Stack
-let api: ReturnType<typeof apiClient>
-
-beforeAll(async () => {
-  stack = await startStack()
-  api = apiClient(stack.origin.url)
-})
-afterAll(async () => {
-  await stack?.close()
-})
+const file = useStack()
 
 describe('daily cap across a rule change (simulator finding 1)', () => {
   it('counts the awards made earlier that day under an uncapped rule', async () => {
-    const m = await activeMerchant(api)
+    const m = await activeMerchant(file.api)
     const rule = (dailyCapPerUser: number | null) =>
-      api.put(
+      file.api.put(
         '/api/merchant/rule',
         { earnPoints: 1, perFen: 100, minOrderFen: 0, maxPointsPerOrder: null, dailyCapPerUser },
         { token: m.ownerToken },
       )
-    const shopper = await api.login(uniqueOpenid('cap'))
+    const shopper = await file.api.login(uniqueOpenid('cap'))
     const order = async () => {
-      const r = await api.post(
+      const r = await file.api.post(
         '/api/orders',
         { merchantId: m.merchantId, amountFen: 1000 },
         { token: shopper.token, idempotencyKey: idemKey() },
@@ -45,17 +36,17 @@ describe('daily cap across a rule change (simulator finding 1)', () => {
     }
     expect((await rule(null)).status).toBe(200)
     const first = await order()
-    await control(stack.sandbox, 'POST', '/pay', { outTradeNo: first.outTradeNo })
+    await control(file.stack.sandbox, 'POST', '/pay', { outTradeNo: first.outTradeNo })
     expect((await rule(15)).status).toBe(200)
     const second = await order()
-    await control(stack.sandbox, 'POST', '/pay', { outTradeNo: second.outTradeNo })
+    await control(file.stack.sandbox, 'POST', '/pay', { outTradeNo: second.outTradeNo })
 
     const awarded = async (id: string) =>
-      (await api.get(`/api/orders/${id}`, { token: shopper.token })).body.pointsAwarded
+      (await file.api.get(`/api/orders/${id}`, { token: shopper.token })).body.pointsAwarded
     expect(await awarded(first.id)).toBe(10)
     // 10 of today's 15 are used up: 5 are left for the second order (the origin awards 10).
     expect(await awarded(second.id)).toBe(5)
-    expect((await api.get('/api/points/balance', { token: shopper.token })).body.balance).toBe(15)
-    expect(await invariants(stack)).toEqual(HOLDS)
+    expect((await file.api.get('/api/points/balance', { token: shopper.token })).body.balance).toBe(15)
+    expect(await invariants(file.stack)).toEqual(HOLDS)
   })
 })
