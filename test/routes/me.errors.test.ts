@@ -1,0 +1,106 @@
+/** /api/me in process: bad profile input names its field; invitations answer only once, and only if they exist. */
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { activeMerchant, uniqueOpenid } from '../harness/fixtures.ts'
+import { type InProcessOrigin, startInProcessOrigin } from '../harness/in-process.ts'
+
+let origin: InProcessOrigin
+let token: string
+beforeAll(async () => {
+  origin = await startInProcessOrigin()
+  token = (await origin.api.login(uniqueOpenid())).token
+})
+afterAll(async () => {
+  await origin?.close()
+})
+
+it.each([
+  [{ nickname: '' }, 'nickname'],
+  [{ nickname: '\u200b\u202e  ' }, 'nickname'],
+  [{ nickname: 'x'.repeat(33) }, 'nickname'],
+  [{ nickname: 7 }, 'nickname'],
+  [{ avatarUrl: 'ftp://img.example.com/a.png' }, 'avatarUrl'],
+  [{ avatarUrl: 'not a url' }, 'avatarUrl'],
+  [{ avatarUrl: `https://img.example.com/${'a'.repeat(600)}` }, 'avatarUrl'],
+])('refuses PATCH /api/me #%# with 400 naming %s', async (body, field) => {
+  const res = await origin.api.patch('/api/me', body, { token })
+  expect(res.status).toBe(400)
+  expect(res.body.error).toMatchObject({ code: 'VALIDATION_FAILED', details: { field } })
+})
+
+it('refuses fields a user may not set; an empty PATCH changes nothing', async () => {
+  const roles = await origin.api.patch('/api/me', { roles: ['admin'] }, { token })
+  expect([roles.status, roles.body.error.code]).toEqual([400, 'VALIDATION_FAILED'])
+  const before = (await origin.api.get('/api/me', { token })).body
+  const empty = await origin.api.patch('/api/me', {}, { token })
+  expect([empty.status, empty.body]).toEqual([200, before])
+  expect(before.roles).toEqual(['user'])
+})
+
+it.each([
+  ['limit=0', 'limit'],
+  ['limit=101', 'limit'],
+  ['cursor=abc', 'cursor'],
+  ['status=MAYBE', 'status'],
+])('refuses GET /api/me/invitations?%s with 400 naming %s', async (query, field) => {
+  const res = await origin.api.get(`/api/me/invitations?${query}`, { token })
+  expect([res.status, res.body.error.code, res.body.error.details.field]).toEqual([
+    400,
+    'VALIDATION_FAILED',
+    field,
+  ])
+})
+
+it('answers 404 for unknown and malformed invitation ids', async () => {
+  for (const id of ['999999', '0', 'abc']) {
+    for (const verb of ['accept', 'decline']) {
+      const res = await origin.api.post(`/api/me/invitations/${id}/${verb}`, undefined, { token })
+      expect([id, verb, res.status, res.body.error.code]).toEqual([id, verb, 404, 'NOT_FOUND'])
+    }
+  }
+})
+
+it('answers an invitation once: a second answer, or one for a withdrawn invitation, is 409 INVALID_STATE', async () => {
+  const { api } = origin
+  const m = await activeMerchant(api)
+  const user = await api.login(uniqueOpenid())
+  const invite = async () =>
+    (
+      await api.post(
+        '/api/merchant/staff',
+        { userId: user.user.id, role: 'merchant_staff' },
+        { token: m.ownerToken },
+      )
+    ).body.invitationId as string
+  const first = await invite()
+  expect(
+    (await api.post(`/api/me/invitations/${first}/decline`, undefined, { token: user.token })).status,
+  ).toBe(200)
+  for (const verb of ['accept', 'decline']) {
+    const again = await api.post(`/api/me/invitations/${first}/${verb}`, undefined, { token: user.token })
+    expect([verb, again.status, again.body.error.code]).toEqual([verb, 409, 'INVALID_STATE'])
+  }
+
+  const withdrawn = await invite()
+  const removed = await api.delete(`/api/merchant/staff/${user.user.id}`, { token: m.ownerToken })
+  expect(removed.status).toBe(204)
+  const late = await api.post(`/api/me/invitations/${withdrawn}/accept`, undefined, { token: user.token })
+  expect([late.status, late.body.error.code]).toEqual([409, 'INVALID_STATE'])
+  expect((await api.get('/api/me', { token: user.token })).body.merchantId).toBeNull()
+})
+
+it('refuses to invite a user who owns a merchant, so an owner never becomes staff elsewhere', async () => {
+  const { api } = origin
+  const inviter = await activeMerchant(api)
+  const otherOwner = await activeMerchant(api)
+  const invited = await api.post(
+    '/api/merchant/staff',
+    { userId: otherOwner.ownerId, role: 'merchant_staff' },
+    { token: inviter.ownerToken },
+  )
+  expect([invited.status, invited.body.error.code, invited.body.error.details.field]).toEqual([
+    409,
+    'INVALID_STATE',
+    'userId',
+  ])
+  expect((await api.get('/api/me/invitations', { token: otherOwner.ownerToken })).body.items).toEqual([])
+})
