@@ -14,14 +14,14 @@ afterAll(async () => {
 })
 
 it.each([
-  [{ nickname: '' }, 'nickname'],
-  [{ nickname: '\u200b\u202e  ' }, 'nickname'],
-  [{ nickname: 'x'.repeat(33) }, 'nickname'],
-  [{ nickname: 7 }, 'nickname'],
-  [{ avatarUrl: 'ftp://img.example.com/a.png' }, 'avatarUrl'],
-  [{ avatarUrl: 'not a url' }, 'avatarUrl'],
-  [{ avatarUrl: `https://img.example.com/${'a'.repeat(600)}` }, 'avatarUrl'],
-])('refuses PATCH /api/me #%# with 400 naming %s', async (body, field) => {
+  ['nickname', { nickname: '' }],
+  ['nickname', { nickname: '\u200b\u202e  ' }],
+  ['nickname', { nickname: 'x'.repeat(33) }],
+  ['nickname', { nickname: 7 }],
+  ['avatarUrl', { avatarUrl: 'ftp://img.example.com/a.png' }],
+  ['avatarUrl', { avatarUrl: 'not a url' }],
+  ['avatarUrl', { avatarUrl: `https://img.example.com/${'a'.repeat(600)}` }],
+])('refuses PATCH /api/me with 400 naming %s (case %#)', async (field, body) => {
   const res = await origin.api.patch('/api/me', body, { token })
   expect(res.status).toBe(400)
   expect(res.body.error).toMatchObject({ code: 'VALIDATION_FAILED', details: { field } })
