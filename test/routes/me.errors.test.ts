@@ -104,3 +104,35 @@ it('refuses to invite a user who owns a merchant, so an owner never becomes staf
   ])
   expect((await api.get('/api/me/invitations', { token: otherOwner.ownerToken })).body.items).toEqual([])
 })
+
+it('of two invitations accepted at once, only one makes the caller staff', async () => {
+  const { api } = origin
+  const user = await api.login(uniqueOpenid())
+  const invitations = []
+  for (const name of ['Left', 'Right']) {
+    const m = await activeMerchant(api, name)
+    const invited = await api.post(
+      '/api/merchant/staff',
+      { userId: user.user.id, role: 'merchant_staff' },
+      { token: m.ownerToken },
+    )
+    invitations.push({ id: invited.body.invitationId as string, merchantId: m.merchantId })
+  }
+  const answers = await Promise.all(
+    invitations.map((i) => api.post(`/api/me/invitations/${i.id}/accept`, undefined, { token: user.token })),
+  )
+  expect(answers.map((r) => r.status).sort()).toEqual([200, 409])
+  const winner = invitations[answers.findIndex((r) => r.status === 200)]!
+  expect((await api.get('/api/me', { token: user.token })).body.merchantId).toBe(winner.merchantId)
+})
+
+it('echoes a well-formed X-Request-Id in the error body and header', async () => {
+  const res = await origin.api.patch(
+    '/api/me',
+    { nickname: '' },
+    { token, headers: { 'x-request-id': 'route-test:1' } },
+  )
+  expect(res.status).toBe(400)
+  expect(res.headers.get('x-request-id')).toBe('route-test:1')
+  expect(res.body.requestId).toBe('route-test:1')
+})

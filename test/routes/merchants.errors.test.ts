@@ -48,6 +48,13 @@ it('refuses a second application, pending or approved, with 409 INVALID_STATE', 
   expect([more.status, more.body.error.code]).toEqual([409, 'INVALID_STATE'])
 })
 
+it('of two concurrent applications by one user exactly one is accepted', async () => {
+  const { token } = await origin.api.login(uniqueOpenid())
+  const answers = await Promise.all([apply(token, valid), apply(token, { ...valid, name: 'Twin' })])
+  expect(answers.map((r) => r.status).sort()).toEqual([201, 409])
+  expect(answers.find((r) => r.status === 409)?.body.error.code).toBe('INVALID_STATE')
+})
+
 it('refuses an application from staff of a merchant', async () => {
   const { api } = origin
   const m = await activeMerchant(api)

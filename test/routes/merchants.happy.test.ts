@@ -66,3 +66,29 @@ it('an application without a description gets an empty one, and display text is 
   const page = await api.get(`/api/merchants/${applied.body.merchantId}`)
   expect(page.body).toMatchObject({ name: 'Tea Corner', description: '' })
 })
+
+it('a rejected applicant may apply again, which reopens the same merchant for review', async () => {
+  const { api } = origin
+  const applicant = await api.login(uniqueOpenid())
+  const first = await api.post(
+    '/api/merchants/applications',
+    { name: 'First Try', contactPhone: '13800138000' },
+    { token: applicant.token },
+  )
+  const admin = await adminToken(api)
+  expect(
+    (await api.post(`/api/admin/merchants/${first.body.merchantId}/reject`, undefined, { token: admin }))
+      .status,
+  ).toBe(200)
+  const again = await api.post(
+    '/api/merchants/applications',
+    { name: 'Second Try', contactPhone: '13800138001' },
+    { token: applicant.token },
+  )
+  expect(again.status).toBe(201)
+  expect(again.body).toEqual({ merchantId: first.body.merchantId, status: 'PENDING_REVIEW' })
+  const listed = await api.get('/api/admin/merchants?status=PENDING_REVIEW', { token: admin })
+  expect(listed.body.items.find((m: { id: string }) => m.id === first.body.merchantId)).toMatchObject({
+    name: 'Second Try',
+  })
+})

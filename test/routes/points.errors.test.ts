@@ -140,3 +140,31 @@ it('a gift settles once: claiming your own, a claimed or a cancelled gift, and c
   expect(await balanceOf(claimer.token)).toBe(10)
   expect(await balanceOf(late.token)).toBe(0)
 })
+
+it('of concurrent claims of one gift exactly one wins; the others get 409 GIFT_ALREADY_CLAIMED', async () => {
+  const { api } = origin
+  const sender = await userWithPoints(api, 40)
+  const created = (await gift(sender.token, { points: 40 })).body
+  const claimers = await Promise.all([1, 2, 3, 4].map(() => api.login(uniqueOpenid())))
+  const answers = await Promise.all(
+    claimers.map((c) => api.post(`/api/points/gifts/${created.code}/claim`, undefined, { token: c.token })),
+  )
+  expect(answers.map((r) => r.status).sort()).toEqual([200, 409, 409, 409])
+  for (const r of answers.filter((a) => a.status === 409))
+    expect(r.body.error.code).toBe('GIFT_ALREADY_CLAIMED')
+  const balances = await Promise.all(claimers.map((c) => balanceOf(c.token)))
+  expect(balances.sort((a, b) => a - b)).toEqual([0, 0, 0, 40])
+})
+
+it('a gift raced by its claim and its cancellation settles exactly once', async () => {
+  const { api } = origin
+  const sender = await userWithPoints(api, 15)
+  const created = (await gift(sender.token, { points: 15 })).body
+  const claimer = await api.login(uniqueOpenid())
+  const [claim, cancel] = await Promise.all([
+    api.post(`/api/points/gifts/${created.code}/claim`, undefined, { token: claimer.token }),
+    api.post(`/api/points/gifts/${created.id}/cancel`, undefined, { token: sender.token }),
+  ])
+  expect([claim.status, cancel.status].sort()).toEqual([200, 409])
+  expect((await balanceOf(sender.token)) + (await balanceOf(claimer.token))).toBe(15)
+})
