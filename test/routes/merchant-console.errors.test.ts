@@ -7,8 +7,9 @@ import { HOLDS } from '../harness/stack.ts'
 
 let origin: InProcessOrigin
 let m: Awaited<ReturnType<typeof activeMerchant>>
+const GRANT_DAILY_MAX_POINTS = 1000
 beforeAll(async () => {
-  origin = await startInProcessOrigin()
+  origin = await startInProcessOrigin({ GRANT_DAILY_MAX_POINTS: String(GRANT_DAILY_MAX_POINTS) })
   m = await activeMerchant(origin.api)
 })
 routeNotificationsTo(() => origin)
@@ -110,6 +111,26 @@ it('refuses a grant to an unknown user with 404, and a reused Idempotency-Key wi
   )
   expect([other.status, other.body.error.code]).toEqual([409, 'IDEMPOTENCY_KEY_REUSED'])
   expect((await origin.api.get('/api/points/balance', { token: user.token })).body.balance).toBe(5)
+})
+
+it('refuses grants beyond the daily maximum with 422 GRANT_LIMIT_EXCEEDED', async () => {
+  const { api } = origin
+  const shop = await activeMerchant(api)
+  const user = await api.login(uniqueOpenid())
+  const grant = (points: number) =>
+    api.post(
+      '/api/merchant/grants',
+      { userId: user.user.id, points, reason: 'r' },
+      { token: shop.ownerToken, idempotencyKey: idemKey() },
+    )
+  expect((await grant(GRANT_DAILY_MAX_POINTS - 1)).status).toBe(201)
+  const over = await grant(2)
+  expect([over.status, over.body.error.code]).toEqual([422, 'GRANT_LIMIT_EXCEEDED'])
+  expect((await grant(1)).status).toBe(201)
+  expect((await grant(1)).status).toBe(422)
+  expect((await api.get('/api/points/balance', { token: user.token })).body.balance).toBe(
+    GRANT_DAILY_MAX_POINTS,
+  )
 })
 
 it('refuses refunds that do not fit the order', async () => {
