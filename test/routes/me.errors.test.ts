@@ -1,6 +1,6 @@
 /** /api/me in process: bad profile input names its field; invitations answer only once, and only if they exist. */
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { activeMerchant, uniqueOpenid } from '../harness/fixtures.ts'
+import { activeMerchant, adminToken, uniqueOpenid } from '../harness/fixtures.ts'
 import { type InProcessOrigin, startInProcessOrigin } from '../harness/in-process.ts'
 
 let origin: InProcessOrigin
@@ -135,4 +135,34 @@ it('echoes a well-formed X-Request-Id in the error body and header', async () =>
   expect(res.status).toBe(400)
   expect(res.headers.get('x-request-id')).toBe('route-test:1')
   expect(res.body.requestId).toBe('route-test:1')
+})
+
+it('refuses to accept an invitation from a merchant suspended since with 422 MERCHANT_NOT_ACTIVE; declining still works', async () => {
+  const { api } = origin
+  const m = await activeMerchant(api)
+  const invitee = async () => {
+    const user = await api.login(uniqueOpenid())
+    const invited = await api.post(
+      '/api/merchant/staff',
+      { userId: user.user.id, role: 'merchant_staff' },
+      { token: m.ownerToken },
+    )
+    return { token: user.token, invitationId: invited.body.invitationId as string }
+  }
+  const a = await invitee()
+  const b = await invitee()
+  expect(
+    (
+      await api.post(`/api/admin/merchants/${m.merchantId}/suspend`, undefined, {
+        token: await adminToken(api),
+      })
+    ).status,
+  ).toBe(200)
+  const accept = await api.post(`/api/me/invitations/${a.invitationId}/accept`, undefined, { token: a.token })
+  expect([accept.status, accept.body.error.code]).toEqual([422, 'MERCHANT_NOT_ACTIVE'])
+  expect((await api.get('/api/me', { token: a.token })).body.merchantId).toBeNull()
+  const decline = await api.post(`/api/me/invitations/${b.invitationId}/decline`, undefined, {
+    token: b.token,
+  })
+  expect([decline.status, decline.body.status]).toEqual([200, 'DECLINED'])
 })

@@ -92,6 +92,15 @@ it('lets staff read, with the phone masked, but refuses every write with 403', a
   expect((await api.get('/api/points/balance', { token: outsider.token })).body.balance).toBe(0)
 })
 
+it('an owner cannot remove themselves as if they were staff', async () => {
+  const res = await origin.api.delete(`/api/merchant/staff/${m.ownerId}`, { token: m.ownerToken })
+  expect([res.status, res.body.error.code]).toEqual([404, 'NOT_FOUND'])
+  expect((await origin.api.get('/api/me', { token: m.ownerToken })).body).toMatchObject({
+    merchantId: m.merchantId,
+    roles: expect.arrayContaining(['merchant_owner']),
+  })
+})
+
 it('staff may remove only themselves', async () => {
   const { api } = origin
   const other = await api.login(uniqueOpenid())

@@ -1,6 +1,6 @@
 /** /api/points in process: a token is required, and only a gift's sender may cancel it. */
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest'
-import { uniqueOpenid, userWithPoints } from '../harness/fixtures.ts'
+import { idemKey, uniqueOpenid, userWithPoints } from '../harness/fixtures.ts'
 import { type InProcessOrigin, startInProcessOrigin } from '../harness/in-process.ts'
 import { HOLDS } from '../harness/stack.ts'
 
@@ -77,4 +77,31 @@ it('a gift view names the sender by nickname only', async () => {
   expect(Object.keys(view.body.sender)).toEqual(['nickname'])
   expect(view.text).not.toContain(`"${sender.id}"`)
   expect(view.body).not.toHaveProperty('id')
+})
+
+it("scopes Idempotency-Keys per caller: another user's key never replays their gift", async () => {
+  const { api } = origin
+  const a = await userWithPoints(api, 10)
+  const b = await userWithPoints(api, 10)
+  const key = idemKey()
+  const first = await api.post('/api/points/gifts', { points: 4 }, { token: a.token, idempotencyKey: key })
+  const second = await api.post('/api/points/gifts', { points: 4 }, { token: b.token, idempotencyKey: key })
+  expect([first.status, second.status]).toEqual([201, 201])
+  expect(second.headers.get('idempotent-replayed')).toBeNull()
+  expect(second.body.id).not.toBe(first.body.id)
+  expect(second.body.code).not.toBe(first.body.code)
+  const other = await api.post(
+    '/api/points/gifts',
+    { points: 5 },
+    { token: b.token, idempotencyKey: idemKey() },
+  )
+  expect(other.status).toBe(201)
+  expect((await api.get('/api/points/balance', { token: a.token })).body).toMatchObject({
+    balance: 6,
+    heldInGifts: 4,
+  })
+  expect((await api.get('/api/points/balance', { token: b.token })).body).toMatchObject({
+    balance: 1,
+    heldInGifts: 9,
+  })
 })
