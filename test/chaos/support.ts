@@ -223,23 +223,31 @@ export async function auditBusinessAgainstLedger(stack: Stack): Promise<string[]
   }
   const giftRows = await rows(
     stack,
-    sql`SELECT g.id, g.status, g.points, g.sender_user_id, g.claimed_by_user_id,
+    sql`SELECT g.id, g.status, g.points, g.remaining_points, g.sender_user_id,
           (SELECT COUNT(*) FROM transfers t WHERE t.business_key = CONCAT('GIFT_SEND:', g.id) AND t.points = g.points) AS sent,
-          (SELECT COUNT(*) FROM transfers t WHERE t.business_key = CONCAT('GIFT_SETTLE:', g.id)) AS settled,
-          (SELECT MAX(CONCAT(t.kind, ':', a.owner_id, ':', t.points)) FROM transfers t JOIN accounts a ON a.id = t.credit_account_id
-             WHERE t.business_key = CONCAT('GIFT_SETTLE:', g.id)) AS settlement
+          (SELECT COUNT(*) FROM gift_shares s WHERE s.gift_id = g.id AND s.claimed_by_user_id IS NOT NULL) AS claimed,
+          (SELECT COUNT(*) FROM gift_shares s JOIN transfers t ON t.business_key = CONCAT('GIFT_CLAIM:', g.id, ':', s.share_index)
+             JOIN accounts a ON a.id = t.credit_account_id
+             WHERE s.gift_id = g.id AND a.owner_id = s.claimed_by_user_id AND t.points = s.points) AS paid,
+          (SELECT COUNT(*) FROM transfers t WHERE t.business_key LIKE CONCAT('GIFT_CLAIM:', g.id, ':%')) AS claims,
+          (SELECT COALESCE(SUM(t.points), 0) FROM transfers t WHERE t.business_key LIKE CONCAT('GIFT_CLAIM:', g.id, ':%')) AS claimedPoints,
+          (SELECT COALESCE(MAX(CONCAT(a.owner_id, ':', t.points)), '') FROM transfers t JOIN accounts a ON a.id = t.credit_account_id
+             WHERE t.business_key = CONCAT('GIFT_RETURN:', g.id)) AS returned
         FROM gifts g`,
   )
+  // Every claimed share was paid once to its claimer; an ended gift returned exactly the rest.
   for (const g of giftRows) {
     if (Number(g.sent) !== 1) problems.push(`gift ${g.id}: ${g.sent} GIFT_SEND transfers`)
-    const want =
-      g.status === 'PENDING'
-        ? null
-        : g.status === 'CLAIMED'
-          ? `GIFT_RECEIVE:${g.claimed_by_user_id}:${g.points}`
-          : `GIFT_RETURN:${g.sender_user_id}:${g.points}`
-    if (Number(g.settled) !== (want ? 1 : 0) || (want && g.settlement !== want))
-      problems.push(`gift ${g.id} ${g.status}: ${g.settled} settlements (${g.settlement}), want ${want}`)
+    if (Number(g.claims) !== Number(g.claimed) || Number(g.paid) !== Number(g.claimed))
+      problems.push(`gift ${g.id}: ${g.claimed} shares claimed, ${g.claims} claim transfers, ${g.paid} to their claimer`)
+    const rest = Number(g.points) - Number(g.claimedPoints)
+    const ended = g.status === 'CANCELLED' || g.status === 'EXPIRED'
+    const want = ended && rest > 0 ? `${g.sender_user_id}:${rest}` : ''
+    if (g.returned !== want) problems.push(`gift ${g.id} ${g.status}: returned "${g.returned}", want "${want}"`)
+    if (Number(g.remaining_points) !== (ended ? 0 : rest))
+      problems.push(`gift ${g.id} ${g.status}: remaining ${g.remaining_points}, shares say ${rest}`)
+    if ((g.status === 'CLAIMED') !== (rest === 0 && !ended))
+      problems.push(`gift ${g.id} is ${g.status} with ${rest} points unclaimed`)
   }
   return problems
 }
