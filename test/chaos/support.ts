@@ -239,11 +239,14 @@ export async function auditBusinessAgainstLedger(stack: Stack): Promise<string[]
   for (const g of giftRows) {
     if (Number(g.sent) !== 1) problems.push(`gift ${g.id}: ${g.sent} GIFT_SEND transfers`)
     if (Number(g.claims) !== Number(g.claimed) || Number(g.paid) !== Number(g.claimed))
-      problems.push(`gift ${g.id}: ${g.claimed} shares claimed, ${g.claims} claim transfers, ${g.paid} to their claimer`)
+      problems.push(
+        `gift ${g.id}: ${g.claimed} shares claimed, ${g.claims} claim transfers, ${g.paid} to their claimer`,
+      )
     const rest = Number(g.points) - Number(g.claimedPoints)
     const ended = g.status === 'CANCELLED' || g.status === 'EXPIRED'
     const want = ended && rest > 0 ? `${g.sender_user_id}:${rest}` : ''
-    if (g.returned !== want) problems.push(`gift ${g.id} ${g.status}: returned "${g.returned}", want "${want}"`)
+    if (g.returned !== want)
+      problems.push(`gift ${g.id} ${g.status}: returned "${g.returned}", want "${want}"`)
     if (Number(g.remaining_points) !== (ended ? 0 : rest))
       problems.push(`gift ${g.id} ${g.status}: remaining ${g.remaining_points}, shares say ${rest}`)
     if ((g.status === 'CLAIMED') !== (rest === 0 && !ended))
