@@ -7,6 +7,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net'
 import { sql } from 'drizzle-orm'
 import type { ApiClient, ApiResponse, CallOptions } from '../harness/client.ts'
 import type { Stack } from '../harness/stack.ts'
+import { pool } from '../sim/driver.ts'
+import type { Rng } from '../sim/generator.ts'
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
@@ -136,6 +138,50 @@ export async function retrying(
     if (Date.now() > until) throw new Error(`${method} ${path}: no answer within ${deadlineMs} ms`)
     await sleep(Math.min(1000, 50 * 2 ** Math.min(attempt, 4)))
   }
+}
+
+export interface Kill {
+  phase: string
+  atMs: number
+  downMs: number
+}
+
+/**
+ * Runs `tasks` (8 at a time) and SIGKILLs the origin when seeded fractions of them have finished —
+ * so every kill lands mid-storm however fast the machine is — restarting it each time.
+ */
+export async function stormWithKills(
+  stack: Stack,
+  phase: string,
+  rng: Rng,
+  times: number,
+  kills: Kill[],
+  tasks: Array<() => Promise<void>>,
+): Promise<void> {
+  const started = Date.now()
+  const thresholds = Array.from(
+    { length: times },
+    (_, i) => (i + rng.next() * 0.8 + 0.1) / (times + 0.5),
+  ).sort()
+  let finished = 0
+  const counted = tasks.map((t) => async () => {
+    await t()
+    finished++
+  })
+  const work = pool(counted, 8)
+  let settled = false
+  work.finally(() => {
+    settled = true
+  })
+  for (const t of thresholds) {
+    while (finished < t * tasks.length && !settled) await sleep(10)
+    if (settled) break
+    const at = Date.now()
+    await stack.origin.stop('SIGKILL')
+    await stack.restartOrigin()
+    kills.push({ phase, atMs: at - started, downMs: Date.now() - at })
+  }
+  await work
 }
 
 export async function waitUntil(
