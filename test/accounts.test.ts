@@ -109,6 +109,22 @@ describe('account deletion', () => {
     })
   })
 
+  it('applies a payment WeChat took but never reported before forfeiting, instead of closing its order', async () => {
+    const u = await api.login(uniqueOpenid('unlucky'))
+    const paid = await order(u.token, 700)
+    await control(stack.sandbox, 'POST', '/pay', { outTradeNo: paid.outTradeNo, deliver: false })
+    expect((await deleteMe(u.token)).status).toBe(200)
+    const [o] = await rows(sql`SELECT status, points_awarded FROM orders WHERE id = ${Number(paid.id)}`)
+    expect(o).toMatchObject({ status: 'PAID', points_awarded: 70 })
+    const moves = await rows(sql`SELECT kind, points FROM transfers WHERE ref_id IN (${paid.id}, ${u.user.id})
+      AND kind IN ('EARN', 'ACCOUNT_CLOSED') ORDER BY id`)
+    expect(moves.map((m) => [m.kind, Number(m.points)])).toEqual([
+      ['EARN', 70],
+      ['ACCOUNT_CLOSED', 70],
+    ])
+    expect(await accountBalance(u.user.id)).toBe(0)
+  })
+
   it('refuses a merchant owner with 409 and leaves everything as it was', async () => {
     const owner = await activeMerchant(api, 'Noodle Bar')
     const res = await deleteMe(owner.ownerToken)
@@ -230,6 +246,28 @@ describe('freezing', () => {
     const thawed = await api.post(`/api/admin/users/${u.id}/unfreeze`, undefined, { token: admin })
     expect(thawed.body).toEqual({ id: u.id, frozen: false, frozenAt: null })
     expect((await api.post('/api/points/gifts', { points: 1 }, { token: u.token })).status).toBe(201)
+  })
+
+  it("refuses a frozen owner's merchant-console writes and still lets them read", async () => {
+    const shop = await activeMerchant(api, 'Frozen Yoghurt')
+    const ownerId = (await api.get('/api/me', { token: shop.ownerToken })).body.id
+    await api.post(`/api/admin/users/${ownerId}/freeze`, undefined, { token: admin })
+    const rule = await api.put(
+      '/api/merchant/rule',
+      { earnPoints: 2, perFen: 10, minOrderFen: 0, maxPointsPerOrder: null, dailyCapPerUser: null },
+      { token: shop.ownerToken },
+    )
+    expect(rule.status).toBe(403)
+    expect(rule.body.error.code).toBe('ACCOUNT_FROZEN')
+    const grant = await api.post(
+      '/api/merchant/grants',
+      { userId: ownerId, points: 1, reason: 'x' },
+      { token: shop.ownerToken },
+    )
+    expect(grant.body.error.code).toBe('ACCOUNT_FROZEN')
+    const read = await api.get('/api/merchant', { token: shop.ownerToken })
+    expect(read.status).toBe(200)
+    expect(read.body.rule.earnPoints).not.toBe(2)
   })
 
   it('still awards a frozen user for an order paid after the freeze', async () => {
