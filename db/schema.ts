@@ -17,6 +17,7 @@ import {
   varchar,
 } from 'drizzle-orm/mysql-core'
 import {
+  GIFT_SPLITS,
   GIFT_STATUSES,
   INVITATION_STATUSES,
   MERCHANT_STATUSES,
@@ -47,6 +48,13 @@ export const users = mysqlTable('users', {
   avatarUrl: varchar('avatar_url', { length: 512 }).notNull().default(''),
   createdAt: utc('created_at').notNull(),
   updatedAt: utc('updated_at').notNull(),
+  /** Set by an admin (API.md §14): the user may read but not write. */
+  frozenAt: utc('frozen_at'),
+  /**
+   * Set when the user deleted their account: profile erased and openid replaced by a placeholder,
+   * so the same WeChat user logging in again gets a new row. The row stays for the ledger's sake.
+   */
+  deletedAt: utc('deleted_at'),
 })
 
 export const merchants = mysqlTable(
@@ -186,7 +194,13 @@ export const gifts = mysqlTable(
     points: points('points').notNull(),
     message: varchar('message', { length: 200 }).notNull().default(''),
     status: mysqlEnum('status', GIFT_STATUSES).notNull(),
+    /** The first claimer; kept for single gifts' history. Group claims are in gift_shares. */
     claimedByUserId: userRef('claimed_by_user_id'),
+    shareCount: int('share_count').notNull().default(1),
+    split: mysqlEnum('split', GIFT_SPLITS).notNull().default('even'),
+    claimedCount: int('claimed_count').notNull().default(0),
+    /** Points still in escrow: what a cancel or expiry returns, and the sender's heldInGifts. */
+    remainingPoints: points('remaining_points').notNull().default(0),
     expiresAt: utc('expires_at').notNull(),
     createdAt: utc('created_at').notNull(),
     updatedAt: utc('updated_at').notNull(),
@@ -195,6 +209,42 @@ export const gifts = mysqlTable(
     index('gifts_sender_status_idx').on(t.senderUserId, t.status),
     index('gifts_status_expires_idx').on(t.status, t.expiresAt),
   ],
+)
+
+/**
+ * A gift's shares, fixed at creation. A claim takes the lowest unclaimed index under the gift's row
+ * lock; the primary key and UNIQUE (gift, claimer) make a share go once and a user claim once, even
+ * if that lock discipline were broken.
+ */
+export const giftShares = mysqlTable(
+  'gift_shares',
+  {
+    giftId: ref('gift_id')
+      .notNull()
+      .references(() => gifts.id),
+    shareIndex: int('share_index').notNull(),
+    points: points('points').notNull(),
+    claimedByUserId: userRef('claimed_by_user_id'),
+    claimedAt: utc('claimed_at'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.giftId, t.shareIndex] }),
+    uniqueIndex('gift_shares_gift_claimer_uq').on(t.giftId, t.claimedByUserId),
+  ],
+)
+
+/**
+ * Points each user put into gifts per Asia/Shanghai day, for GIFT_DAILY_MAX_POINTS; updated like
+ * merchant_daily_grants, under the day row's lock, so concurrent creates never pass the cap.
+ */
+export const giftDailySends = mysqlTable(
+  'gift_daily_sends',
+  {
+    userId: userRef('user_id').notNull(),
+    day: date('day', { mode: 'string' }).notNull(),
+    points: points('points').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.day] })],
 )
 
 export const orders = mysqlTable(

@@ -99,6 +99,8 @@ const schema = z.object({
   METRICS_TOKEN: z.string().min(1).optional(),
   /** Points one merchant may grant per Asia/Shanghai day, over all its grants (API.md §16). */
   GRANT_DAILY_MAX_POINTS: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(100_000),
+  /** Points one user may put into gifts per Asia/Shanghai day, cancelled gifts included (API.md §14). */
+  GIFT_DAILY_MAX_POINTS: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(10_000),
   ORDER_TTL_SECONDS: positiveSeconds.default(900),
   GIFT_TTL_SECONDS: positiveSeconds.default(86400),
   /** Under the edge's ORIGIN_TIMEOUT_MS (10 s), so the client gets the origin's clean 503. */

@@ -71,6 +71,18 @@ export const ROUTE_TABLE: readonly RouteEntry[] = [
   },
   {
     method: 'POST',
+    path: '/api/admin/users/{id}/freeze',
+    operationId: 'freezeUser',
+    access: 'user',
+  },
+  {
+    method: 'POST',
+    path: '/api/admin/users/{id}/unfreeze',
+    operationId: 'unfreezeUser',
+    access: 'user',
+  },
+  {
+    method: 'POST',
     path: '/api/auth/login',
     operationId: 'login',
     access: 'public',
@@ -85,6 +97,12 @@ export const ROUTE_TABLE: readonly RouteEntry[] = [
     method: 'PATCH',
     path: '/api/me',
     operationId: 'updateMe',
+    access: 'user',
+  },
+  {
+    method: 'DELETE',
+    path: '/api/me',
+    operationId: 'deleteMe',
     access: 'user',
   },
   {

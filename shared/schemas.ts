@@ -203,11 +203,29 @@ export const PointsRecord = z.object({
 })
 
 export const GIFT_STATUSES = ['PENDING', 'CLAIMED', 'CANCELLED', 'EXPIRED'] as const
+/** How a group gift (红包) is cut into shares (API.md §14). */
+export const GIFT_SPLITS = ['even', 'random'] as const
+export const MAX_GIFT_SHARES = 100
 export const GiftCode = z.string().regex(/^[A-Za-z0-9]{8,32}$/, 'must be a gift code')
-export const CreateGiftRequest = z.object({
-  points: z.number().int().min(1).max(MAX_GIFT_POINTS),
-  message: text(200).optional(),
-})
+export const CreateGiftRequest = z
+  .object({
+    points: z.number().int().min(1).max(MAX_GIFT_POINTS),
+    message: text(200).optional(),
+    count: z.number().int().min(1).max(MAX_GIFT_SHARES).optional(),
+    split: z.enum(GIFT_SPLITS).optional(),
+  })
+  .refine((g) => g.count === undefined || g.count <= g.points, {
+    message: 'must not exceed points: every share is at least 1 point',
+    path: ['count'],
+  })
+const giftShares = {
+  count: z.number(),
+  split: z.enum(GIFT_SPLITS),
+  claimedCount: z.number(),
+  remainingPoints: z.number(),
+  /** Oldest first; a deleted account's claims keep their points with an empty nickname. */
+  claims: z.array(z.object({ nickname: z.string(), points: z.number(), claimedAt: isoTime })),
+}
 export const Gift = z.object({
   id,
   code: z.string(),
@@ -215,6 +233,7 @@ export const Gift = z.object({
   message: z.string(),
   status: z.enum(GIFT_STATUSES),
   expiresAt: isoTime,
+  ...giftShares,
 })
 export const GiftView = z.object({
   code: z.string(),
@@ -223,8 +242,11 @@ export const GiftView = z.object({
   status: z.enum(GIFT_STATUSES),
   sender: z.object({ nickname: z.string() }),
   expiresAt: isoTime,
+  ...giftShares,
 })
 export const GiftSettled = z.object({ gift: Gift, balance: z.number() })
+/** `share`: the points this claim received. */
+export const GiftClaimed = GiftSettled.extend({ share: z.number() })
 
 export const ORDER_STATUSES = ['PENDING', 'PAID', 'PARTIALLY_REFUNDED', 'REFUNDED', 'CLOSED'] as const
 /** Delivery reported to WeChat (API.md §12). */
@@ -363,6 +385,9 @@ export const Grant = z.object({
   points: z.number(),
   reason: z.string(),
 })
+/** A user's standing as an admin sees it after freeze/unfreeze (API.md §14). */
+export const UserStanding = z.object({ id, frozen: z.boolean(), frozenAt: isoTime.nullable() })
+export const AccountDeleted = z.object({ deleted: z.literal(true) })
 export const Adjustment = z.object({
   id,
   transferId: id,

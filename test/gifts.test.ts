@@ -3,12 +3,14 @@ import { apiClient } from './harness/client.ts'
 import { activeMerchant, idemKey, uniqueOpenid, userWithPoints } from './harness/fixtures.ts'
 import { HOLDS, invariants, type Stack, startStack } from './harness/stack.ts'
 
+const GIFT_TTL_SECONDS = 5
 let stack: Stack
 let api: ReturnType<typeof apiClient>
 let merchant: Awaited<ReturnType<typeof activeMerchant>>
 
 beforeAll(async () => {
-  stack = await startStack({ env: { GIFT_TTL_SECONDS: '2' } })
+  // Long enough for the concurrent scenarios to finish on a loaded machine, short for the expiry one.
+  stack = await startStack({ env: { GIFT_TTL_SECONDS: String(GIFT_TTL_SECONDS) } })
   api = apiClient(stack.origin.url)
   merchant = await activeMerchant(api)
 })
@@ -120,7 +122,7 @@ describe('gifts', () => {
     const gus = await userWithPoints(api, 0, merchant)
     const gift = await api.post('/api/points/gifts', { points: 15 }, { token: fay.token })
     const other = await api.post('/api/points/gifts', { points: 5 }, { token: fay.token })
-    await new Promise((r) => setTimeout(r, 2600))
+    await new Promise((r) => setTimeout(r, GIFT_TTL_SECONDS * 1000 + 600))
     // One of the two may be expired by the job and the other by the claim; both end EXPIRED.
     const late = await api.post(`/api/points/gifts/${gift.body.code}/claim`, undefined, { token: gus.token })
     expect(late.status).toBe(410)
@@ -145,8 +147,8 @@ describe('gifts', () => {
 
   it('gives one claim to 10 concurrent claimers of one gift', async () => {
     const sender = await userWithPoints(api, 100, merchant)
-    const gift = await api.post('/api/points/gifts', { points: 25 }, { token: sender.token })
     const claimers = await Promise.all(Array.from({ length: 10 }, () => api.login(uniqueOpenid('claim'))))
+    const gift = await api.post('/api/points/gifts', { points: 25 }, { token: sender.token })
     const results = await Promise.all(
       claimers.map((c) =>
         api.post(`/api/points/gifts/${gift.body.code}/claim`, undefined, { token: c.token }),

@@ -26,10 +26,13 @@ export async function issueToken(secret: string, identity: Identity, nowSeconds:
   return { token, expiresAt: new Date(exp * 1000).toISOString() }
 }
 
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
 /**
  * Verifies the bearer token and loads the caller's row, roles included, fresh from the primary: a
- * token outlives nothing it names, so a user row that is gone gets 401 on every authenticated route
- * rather than reaching a service that would write for it (API.md §16, "real users only").
+ * token outlives nothing it names, so a user row that is gone or deleted gets 401 on every
+ * authenticated route rather than reaching a service that would write for it (API.md §16, "real
+ * users only"). A frozen user (API.md §14) may read; every write answers 403 ACCOUNT_FROZEN.
  */
 export function requireUser(deps: Pick<OriginDeps, 'db' | 'config'>) {
   return createMiddleware<AppEnv>(async (c, next) => {
@@ -50,6 +53,9 @@ export function requireUser(deps: Pick<OriginDeps, 'db' | 'config'>) {
     }
     const identity = await identityOf(deps.db.primary, Number(sub), deps.config.ADMIN_OPENIDS)
     if (!identity) throw new AppError('UNAUTHENTICATED', 'the token names no user')
+    if (identity.frozen && !READ_METHODS.has(c.req.method)) {
+      throw new AppError('ACCOUNT_FROZEN', 'this account is frozen: it may read but not write')
+    }
     c.set('userId', identity.userId)
     c.set('identity', identity)
     await next()

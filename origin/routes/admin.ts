@@ -11,6 +11,7 @@ import { requireRole, requireUser } from '../http/auth.ts'
 import type { OriginDeps } from '../http/context.ts'
 import { idempotent } from '../http/idempotent.ts'
 import { router } from '../http/openapi.ts'
+import { setFrozen } from '../services/accounts.ts'
 import { listAudit, platformStats } from '../services/admin.ts'
 import { adjustPoints } from '../services/grants.ts'
 import { bumpMerchantPageVersion } from '../services/merchant-page-version.ts'
@@ -31,6 +32,7 @@ import {
   PlatformStats,
   ReconciliationReport,
   USER_ERRORS,
+  UserStanding,
 } from './components.ts'
 
 const admin = { tags: ['admin'], security: bearer }
@@ -61,6 +63,17 @@ const review = (action: Review) =>
     summary: REVIEWS[action],
     request: { params: IdParam },
     responses: { 200: json(Merchant, 'The merchant'), ...errors(...USER_ERRORS, 404, 409) },
+  })
+
+const standing = (action: 'freeze' | 'unfreeze', summary: string) =>
+  createRoute({
+    ...admin,
+    method: 'post',
+    path: `/users/{id}/${action}`,
+    operationId: `${action}User`,
+    summary,
+    request: { params: IdParam },
+    responses: { 200: json(UserStanding, 'The user, frozen or not'), ...errors(...USER_ERRORS, 404) },
   })
 
 const adjust = createRoute({
@@ -141,6 +154,21 @@ export function adminRoutes(deps: OriginDeps) {
       await bumpMerchantPageVersion(deps, merchant.id)
       return c.json(merchantView(merchant, deps.phones, 'other'), 200)
     })
+  }
+  for (const action of ['freeze', 'unfreeze'] as const) {
+    const summary =
+      action === 'freeze' ? 'Freeze a user: reads only, every write 403 ACCOUNT_FROZEN' : 'Unfreeze a user'
+    app.openapi(standing(action, summary), async (c) =>
+      c.json(
+        await setFrozen(
+          deps.db.primary,
+          c.get('userId'),
+          Number(c.req.valid('param').id),
+          action === 'freeze',
+        ),
+        200,
+      ),
+    )
   }
   return app
     .openapi(merchants, async (c) =>

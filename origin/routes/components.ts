@@ -30,6 +30,9 @@ export const PointsRecordPage = named(S.page(S.PointsRecord), 'PointsRecordPage'
 export const Gift = named(S.Gift, 'Gift')
 export const GiftView = named(S.GiftView, 'GiftView')
 export const GiftSettled = named(S.GiftSettled, 'GiftSettled')
+export const GiftClaimed = named(S.GiftClaimed, 'GiftClaimed')
+export const AccountDeleted = named(S.AccountDeleted, 'AccountDeleted')
+export const UserStanding = named(S.UserStanding, 'UserStanding')
 export const CreatedOrder = named(S.CreatedOrder, 'CreatedOrder')
 export const Order = named(S.Order, 'Order')
 export const OrderPage = named(S.page(S.Order), 'OrderPage')
@@ -62,7 +65,7 @@ export const body = <T extends z.ZodType>(schema: T) => ({
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'VALIDATION_FAILED: the field is named in details.field',
   401: 'UNAUTHENTICATED (or EDGE_SIGNATURE_INVALID)',
-  403: 'FORBIDDEN: the caller lacks the role',
+  403: 'FORBIDDEN: the caller lacks the role; ACCOUNT_FROZEN: a frozen account may only read',
   404: 'NOT_FOUND',
   409: 'IDEMPOTENCY_KEY_REUSED or INVALID_STATE',
   410: 'GIFT_EXPIRED',

@@ -3,9 +3,11 @@ import { InvitationsQuery, UpdateMeRequest } from '../../shared/schemas.ts'
 import { requireUser } from '../http/auth.ts'
 import type { OriginDeps } from '../http/context.ts'
 import { router } from '../http/openapi.ts'
+import { deleteAccount } from '../services/accounts.ts'
 import { answerInvitation, listInvitations } from '../services/staff.ts'
 import { identityOf, meView, updateProfile } from '../services/users.ts'
 import {
+  AccountDeleted,
   bearer,
   body,
   errors,
@@ -38,6 +40,19 @@ const update = createRoute({
   security: bearer,
   request: { body: body(UpdateMeRequest) },
   responses: { 200: json(Me, 'The caller, updated'), ...errors(...USER_ERRORS) },
+})
+
+const remove = createRoute({
+  method: 'delete',
+  path: '/',
+  operationId: 'deleteMe',
+  summary:
+    'Delete the account: pending orders closed, pending gifts cancelled, the balance forfeited, the profile erased',
+  description:
+    'A merchant owner gets 409 INVALID_STATE; a frozen account gets 403 ACCOUNT_FROZEN. Afterwards every token of the account answers 401, and logging in again with the same WeChat user creates a new, empty account.',
+  tags,
+  security: bearer,
+  responses: { 200: json(AccountDeleted, 'The account is deleted'), ...errors(...USER_ERRORS, 409, 502) },
 })
 
 const invitations = createRoute({
@@ -75,6 +90,7 @@ export function meRoutes(deps: OriginDeps) {
       const identity = await identityOf(deps.db.primary, c.get('userId'), deps.config.ADMIN_OPENIDS)
       return c.json(meView(identity!), 200)
     })
+    .openapi(remove, async (c) => c.json(await deleteAccount(deps, c.get('userId')), 200))
     .openapi(invitations, async (c) =>
       c.json(await listInvitations(deps.db.primary, c.get('userId'), c.req.valid('query')), 200),
     )

@@ -4,7 +4,8 @@ import { requireUser } from '../http/auth.ts'
 import type { OriginDeps } from '../http/context.ts'
 import { idempotent } from '../http/idempotent.ts'
 import { router } from '../http/openapi.ts'
-import { cancelGift, claimGift, createGift, giftView, viewGiftByCode } from '../services/gifts.ts'
+import { cancelGift, claimGift } from '../services/gift-settlement.ts'
+import { createGift, giftView, viewGiftByCode } from '../services/gifts.ts'
 import { balanceOf, recordsOf } from '../services/points.ts'
 import {
   Balance,
@@ -13,6 +14,7 @@ import {
   CodeParam,
   errors,
   Gift,
+  GiftClaimed,
   GiftSettled,
   GiftView,
   IdParam,
@@ -49,7 +51,7 @@ const createGiftRoute = createRoute({
   method: 'post',
   path: '/gifts',
   operationId: 'createGift',
-  summary: 'Create a gift; the points are held at once',
+  summary: 'Create a gift (count > 1: a group gift of that many shares); the points are held at once',
   parameters: [idempotencyKeyHeader],
   request: { body: body(CreateGiftRequest) },
   responses: { 201: json(Gift, 'The gift, PENDING'), ...errors(...USER_ERRORS, 409, 422) },
@@ -70,9 +72,12 @@ const claim = createRoute({
   method: 'post',
   path: '/gifts/{code}/claim',
   operationId: 'claimGift',
-  summary: 'Claim a gift',
+  summary: 'Claim a share of a gift (the only share of a plain gift)',
   request: { params: CodeParam },
-  responses: { 200: json(GiftSettled, 'The gift, CLAIMED'), ...errors(...USER_ERRORS, 404, 409, 410, 422) },
+  responses: {
+    200: json(GiftClaimed, 'The gift (CLAIMED once no share is left) and the share'),
+    ...errors(...USER_ERRORS, 404, 409, 410, 422),
+  },
 })
 
 const cancel = createRoute({
@@ -80,7 +85,7 @@ const cancel = createRoute({
   method: 'post',
   path: '/gifts/{id}/cancel',
   operationId: 'cancelGift',
-  summary: 'Cancel your pending gift',
+  summary: 'Cancel your pending gift; what is unclaimed comes back',
   request: { params: IdParam },
   responses: { 200: json(GiftSettled, 'The gift, CANCELLED'), ...errors(...USER_ERRORS, 404, 409) },
 })
@@ -99,11 +104,14 @@ export function pointsRoutes(deps: OriginDeps) {
           senderUserId: c.get('userId'),
           points: input.points,
           message: input.message,
+          count: input.count,
+          split: input.split,
           ttlSeconds: deps.config.GIFT_TTL_SECONDS,
+          dailyMaxPoints: deps.config.GIFT_DAILY_MAX_POINTS,
           now,
         })
         deps.metrics.gifts.inc({ status: 'PENDING' })
-        return { status: 201, body: giftView(gift) }
+        return { status: 201, body: giftView(gift, []) }
       }),
     )
     .openapi(viewGift, async (c) => c.json(await viewGiftByCode(db, c.req.valid('param').code), 200))
@@ -114,7 +122,7 @@ export function pointsRoutes(deps: OriginDeps) {
         c.get('userId'),
         deps.config.WECHAT_TEMPLATE_GIFT_CLAIMED,
       )
-      deps.metrics.gifts.inc({ status: 'CLAIMED' })
+      if (result.gift.status === 'CLAIMED') deps.metrics.gifts.inc({ status: 'CLAIMED' })
       return c.json(result, 200)
     })
     .openapi(cancel, async (c) => {

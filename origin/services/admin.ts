@@ -12,7 +12,9 @@ export async function platformStats(db: Db) {
     rows(sql`SELECT COUNT(*) AS n FROM users`),
     rows(sql`SELECT status, COUNT(*) AS n FROM merchants GROUP BY status`),
     rows(sql`SELECT COALESCE(SUM(balance), 0) AS outstanding FROM accounts WHERE kind = 'USER'`),
-    rows(sql`SELECT COUNT(*) AS n, COALESCE(SUM(points), 0) AS points FROM gifts WHERE status = 'PENDING'`),
+    rows(
+      sql`SELECT COUNT(*) AS n, COALESCE(SUM(remaining_points), 0) AS points FROM gifts WHERE status = 'PENDING'`,
+    ),
     rows(sql`SELECT status, COUNT(*) AS n, COALESCE(SUM(amount_fen), 0) AS fen, COALESCE(SUM(refunded_fen), 0) AS refunded
              FROM orders GROUP BY status`),
   ])

@@ -1,22 +1,28 @@
 /**
  * Gifts are two-phase transfers: creating one moves the points from the sender into escrow at
- * once (held); claiming, cancelling or expiring settles the escrow to the claimer or back to the
- * sender. Every settlement uses the same business key, so a gift can be settled only once even if
- * two settlements raced past the status check.
+ * once (held); each claim of a share, and a cancel or expiry of what is left, moves part of the
+ * escrow out (gift-settlement.ts). A gift of `count` shares is a group gift (红包); a plain gift is
+ * one share.
  */
 import { randomInt } from 'node:crypto'
-import { and, asc, eq, lte } from 'drizzle-orm'
-import { gifts, users } from '../../db/schema.ts'
+import { and, asc, eq, isNotNull, sql } from 'drizzle-orm'
+import { giftDailySends, giftShares, gifts, users } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
-import { type Db, runTx, type Tx } from '../db/client.ts'
+import type { Db, Tx } from '../db/client.ts'
+import { shanghaiDay } from './award-rule.ts'
+import { type GiftSplit, splitPoints } from './gift-shares.ts'
 import { GIFT_ESCROW, transfer, userAccount } from './ledger.ts'
-import { enqueueGiftClaimed } from './outbox.ts'
+import { lockActingUser } from './users.ts'
 
 export type GiftRow = typeof gifts.$inferSelect
+export interface GiftClaim {
+  nickname: string
+  points: number
+  claimedAt: string
+}
 
 const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789'
 const CODE_LENGTH = 12
-const EXPIRY_BATCH = 100
 
 function newGiftCode(): string {
   let code = ''
@@ -24,35 +30,102 @@ function newGiftCode(): string {
   return code
 }
 
-export const giftView = (g: GiftRow) => ({
+/** The transfer that took the points into escrow; every settlement takes its lots from it. */
+export const sendKey = (giftId: number) => `GIFT_SEND:${giftId}`
+
+const shareFields = (g: GiftRow, claims: GiftClaim[]) => ({
+  count: g.shareCount,
+  split: g.split,
+  claimedCount: g.claimedCount,
+  remainingPoints: g.remainingPoints,
+  claims,
+})
+
+export const giftView = (g: GiftRow, claims: GiftClaim[]) => ({
   id: String(g.id),
   code: g.code,
   points: g.points,
   message: g.message,
   status: g.status,
   expiresAt: g.expiresAt.toISOString(),
+  ...shareFields(g, claims),
 })
 
-const settleKey = (giftId: number) => `GIFT_SETTLE:${giftId}`
+/** Claims in the order they were made (share order: the first claim took share 0). */
+export async function claimsOf(db: Db | Tx, giftId: number): Promise<GiftClaim[]> {
+  const rows = await db
+    .select({ nickname: users.nickname, points: giftShares.points, claimedAt: giftShares.claimedAt })
+    .from(giftShares)
+    .innerJoin(users, eq(users.id, giftShares.claimedByUserId))
+    .where(and(eq(giftShares.giftId, giftId), isNotNull(giftShares.claimedByUserId)))
+    .orderBy(asc(giftShares.shareIndex))
+  return rows.map((r) => ({ nickname: r.nickname, points: r.points, claimedAt: r.claimedAt!.toISOString() }))
+}
+
+/**
+ * Counts the gift against the sender's GIFT_DAILY_MAX_POINTS for the Asia/Shanghai day, as grants
+ * count against theirs: the day row's exclusive lock is held until the gift commits, so
+ * concurrent creates are counted one after another and together never pass the cap. A cancelled
+ * or expired gift keeps counting: the cap is on what was put into gifts.
+ */
+async function countAgainstDailyMax(tx: Tx, userId: number, points: number, dailyMax: number, now: Date) {
+  const day = shanghaiDay(now)
+  await tx
+    .insert(giftDailySends)
+    .values({ userId, day, points: 0 })
+    .onDuplicateKeyUpdate({ set: { points: sql`${giftDailySends.points}` } })
+  const today = and(eq(giftDailySends.userId, userId), eq(giftDailySends.day, day))
+  const [res] = await tx
+    .update(giftDailySends)
+    .set({ points: sql`${giftDailySends.points} + ${points}` })
+    .where(and(today, sql`${giftDailySends.points} + ${points} <= ${dailyMax}`))
+  if (res.affectedRows === 0) {
+    const [row] = await tx.select({ points: giftDailySends.points }).from(giftDailySends).where(today)
+    throw new AppError('GIFT_LIMIT_EXCEEDED', `gifts are limited to ${dailyMax} points a day`, {
+      dailyMaxPoints: dailyMax,
+      giftedToday: row?.points ?? 0,
+      day,
+    })
+  }
+}
 
 export async function createGift(
   tx: Tx,
-  input: { senderUserId: number; points: number; message?: string; ttlSeconds: number; now: Date },
+  input: {
+    senderUserId: number
+    points: number
+    message?: string
+    count?: number
+    split?: GiftSplit
+    ttlSeconds: number
+    dailyMaxPoints: number
+    now: Date
+  },
 ): Promise<GiftRow> {
+  const count = input.count ?? 1
+  const split = input.split ?? 'even'
+  const shares = splitPoints(input.points, count, split)
+  await lockActingUser(tx, input.senderUserId)
+  await countAgainstDailyMax(tx, input.senderUserId, input.points, input.dailyMaxPoints, input.now)
   const row = {
     code: newGiftCode(),
     senderUserId: input.senderUserId,
     points: input.points,
     message: input.message ?? '',
     status: 'PENDING' as const,
+    shareCount: count,
+    split,
+    claimedCount: 0,
+    remainingPoints: input.points,
     expiresAt: new Date(input.now.getTime() + input.ttlSeconds * 1000),
     createdAt: input.now,
     updatedAt: input.now,
   }
   const [res] = await tx.insert(gifts).values(row)
   const giftId = res.insertId
+  await tx.insert(giftShares).values(shares.map((points, shareIndex) => ({ giftId, shareIndex, points })))
   await transfer(tx, {
-    businessKey: `GIFT_SEND:${giftId}`,
+    businessKey: sendKey(giftId),
     kind: 'GIFT_SEND',
     debit: userAccount(input.senderUserId),
     credit: GIFT_ESCROW,
@@ -80,138 +153,6 @@ export async function viewGiftByCode(db: Db, code: string) {
     status: overdue ? ('EXPIRED' as const) : gift.status,
     sender: { nickname: row.senderNickname },
     expiresAt: gift.expiresAt.toISOString(),
+    ...shareFields(gift, await claimsOf(db, gift.id)),
   }
-}
-
-async function returnToSender(tx: Tx, gift: GiftRow, status: 'CANCELLED' | 'EXPIRED', now: Date) {
-  const moved = await transfer(tx, {
-    businessKey: settleKey(gift.id),
-    kind: 'GIFT_RETURN',
-    debit: GIFT_ESCROW,
-    credit: userAccount(gift.senderUserId),
-    points: gift.points,
-    refId: String(gift.id),
-    now,
-  })
-  if (!moved.applied) throw new Error(`gift ${gift.id}: settled twice (status was PENDING)`)
-  await tx.update(gifts).set({ status, updatedAt: now }).where(eq(gifts.id, gift.id))
-  return {
-    gift: { ...gift, status, updatedAt: now },
-    senderBalance: moved.userBalances.get(gift.senderUserId)!,
-  }
-}
-
-type Settled = { outcome: 'settled'; gift: GiftRow; balance: number } | { outcome: 'expired' }
-
-function refuseUnlessPending(gift: GiftRow): void {
-  if (gift.status === 'CLAIMED')
-    throw new AppError('GIFT_ALREADY_CLAIMED', 'this gift has already been claimed')
-  if (gift.status === 'EXPIRED') throw new AppError('GIFT_EXPIRED', 'this gift has expired')
-  if (gift.status === 'CANCELLED') throw new AppError('INVALID_STATE', 'this gift was cancelled')
-}
-
-/** An overdue gift is expired by whoever touches it first; the refusal is sent after that commits. */
-async function settle(
-  db: Db,
-  find: (tx: Tx) => Promise<GiftRow | undefined>,
-  act: (tx: Tx, gift: GiftRow) => Promise<Settled>,
-) {
-  const result = await runTx(db, async (tx): Promise<Settled> => {
-    const gift = await find(tx)
-    if (!gift) throw new AppError('NOT_FOUND', 'gift not found')
-    refuseUnlessPending(gift)
-    const now = new Date()
-    if (gift.expiresAt.getTime() <= now.getTime()) {
-      await returnToSender(tx, gift, 'EXPIRED', now)
-      return { outcome: 'expired' }
-    }
-    return act(tx, gift)
-  })
-  if (result.outcome === 'expired') throw new AppError('GIFT_EXPIRED', 'this gift has expired')
-  return { gift: giftView(result.gift), balance: result.balance }
-}
-
-/** `templateId`: the gift-claimed subscribe message to the sender (API.md §15), when configured. */
-export function claimGift(db: Db, code: string, claimerUserId: number, templateId?: string) {
-  return settle(
-    db,
-    async (tx) => (await tx.select().from(gifts).where(eq(gifts.code, code)).for('update'))[0],
-    async (tx, gift) => {
-      if (gift.senderUserId === claimerUserId) {
-        throw new AppError('CANNOT_CLAIM_OWN_GIFT', 'you cannot claim your own gift')
-      }
-      const now = new Date()
-      const moved = await transfer(tx, {
-        businessKey: settleKey(gift.id),
-        kind: 'GIFT_RECEIVE',
-        debit: GIFT_ESCROW,
-        credit: userAccount(claimerUserId),
-        points: gift.points,
-        refId: String(gift.id),
-        now,
-      })
-      if (!moved.applied) throw new Error(`gift ${gift.id}: settled twice (status was PENDING)`)
-      await tx
-        .update(gifts)
-        .set({ status: 'CLAIMED', claimedByUserId: claimerUserId, updatedAt: now })
-        .where(eq(gifts.id, gift.id))
-      const [claimer] = await tx
-        .select({ nickname: users.nickname })
-        .from(users)
-        .where(eq(users.id, claimerUserId))
-      await enqueueGiftClaimed(tx, templateId, {
-        giftId: gift.id,
-        senderUserId: gift.senderUserId,
-        claimerNickname: claimer?.nickname ?? '',
-        points: gift.points,
-        at: now,
-      })
-      const claimed = { ...gift, status: 'CLAIMED' as const, claimedByUserId: claimerUserId, updatedAt: now }
-      return { outcome: 'settled', gift: claimed, balance: moved.userBalances.get(claimerUserId)! }
-    },
-  )
-}
-
-/** Only the sender may cancel; to anyone else the gift does not exist. */
-export function cancelGift(db: Db, giftId: number, senderUserId: number) {
-  return settle(
-    db,
-    async (tx) =>
-      (
-        await tx
-          .select()
-          .from(gifts)
-          .where(and(eq(gifts.id, giftId), eq(gifts.senderUserId, senderUserId)))
-          .for('update')
-      )[0],
-    async (tx, gift) => {
-      const { gift: cancelled, senderBalance } = await returnToSender(tx, gift, 'CANCELLED', new Date())
-      return { outcome: 'settled', gift: cancelled, balance: senderBalance }
-    },
-  )
-}
-
-/**
- * The expiry job's step. Each gift is expired in its own transaction under its row lock, after
- * re-checking it is still PENDING, so several origin instances running this at once expire each
- * gift exactly once.
- */
-export async function expireDueGifts(db: Db, now: Date): Promise<number> {
-  const due = await db
-    .select({ id: gifts.id })
-    .from(gifts)
-    .where(and(eq(gifts.status, 'PENDING'), lte(gifts.expiresAt, now)))
-    .orderBy(asc(gifts.expiresAt))
-    .limit(EXPIRY_BATCH)
-  let expired = 0
-  for (const { id } of due) {
-    const done = await runTx(db, async (tx) => {
-      const [gift] = await tx.select().from(gifts).where(eq(gifts.id, id)).for('update')
-      if (gift?.status !== 'PENDING' || gift.expiresAt.getTime() > now.getTime()) return false
-      await returnToSender(tx, gift, 'EXPIRED', now)
-      return true
-    })
-    if (done) expired++
-  }
-  return expired
 }

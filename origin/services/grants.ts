@@ -10,6 +10,7 @@ import { recordAudit } from './audit.ts'
 import { shanghaiDay } from './award-rule.ts'
 import { merchantIssuance, PLATFORM, transfer, userAccount } from './ledger.ts'
 import { lockActiveMerchant } from './merchants.ts'
+import { lockLiveUser } from './users.ts'
 
 /**
  * A merchant's own people could otherwise mint points for themselves and gift them on (API.md
@@ -78,6 +79,7 @@ export async function grantPoints(
 ) {
   const merchant = await lockActiveMerchant(tx, input.merchantId)
   await refuseOwnPeople(tx, merchant, input.userId)
+  await lockLiveUser(tx, input.userId)
   await countAgainstDailyMax(tx, merchant.id, input.points, input.dailyMaxPoints, input.now)
   const grantId = randomUUID()
   const moved = await transfer(tx, {
@@ -118,6 +120,7 @@ export async function adjustPoints(
   tx: Tx,
   input: { adminUserId: number; userId: number; points: number; reason: string; now: Date },
 ) {
+  await lockLiveUser(tx, input.userId)
   const adjustmentId = randomUUID()
   const credit = input.points > 0
   const moved = await transfer(tx, {

@@ -419,6 +419,31 @@ async function reconcileOne(deps: PaymentDeps, order: OrderRow, now: Date): Prom
   const txn = await deps.pay.queryByOutTradeNo(order.outTradeNo, subMchid)
   if (txn?.tradeState === 'SUCCESS') return (await applyPayment(deps, txn, 'job')) === 'paid'
   if (order.expiresAt.getTime() > now.getTime()) return false
+  return closeAtWechatThenLocally(deps, order, txn, now)
+}
+
+/**
+ * Closes a PENDING order now, whatever its expiry (account deletion, API.md §14): asks WeChat
+ * first, so a payment that already happened is applied rather than lost, and closes at WeChat
+ * before locally, so the order cannot be paid after.
+ */
+export async function closeUnpaidOrder(deps: PaymentDeps, order: OrderRow, now: Date): Promise<void> {
+  const subMchid = order.subMchid ?? undefined
+  const txn = await deps.pay.queryByOutTradeNo(order.outTradeNo, subMchid)
+  if (txn?.tradeState === 'SUCCESS') {
+    await applyPayment(deps, txn, 'job')
+    return
+  }
+  await closeAtWechatThenLocally(deps, order, txn, now)
+}
+
+async function closeAtWechatThenLocally(
+  deps: PaymentDeps,
+  order: OrderRow,
+  txn: PayTransaction | null,
+  now: Date,
+): Promise<boolean> {
+  const subMchid = order.subMchid ?? undefined
   if (txn) {
     try {
       await deps.pay.closeOrder(order.outTradeNo, subMchid)

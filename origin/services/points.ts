@@ -13,7 +13,7 @@ export async function balanceOf(db: Db, userId: number) {
   const [acct] = await selectRows<Record<'balance' | 'totalEarned' | 'heldInGifts', Numeric>>(
     db,
     sql`SELECT balance, total_earned AS totalEarned,
-               (SELECT COALESCE(SUM(points), 0) FROM gifts
+               (SELECT COALESCE(SUM(remaining_points), 0) FROM gifts
                 WHERE sender_user_id = ${userId} AND status = 'PENDING') AS heldInGifts
         FROM accounts WHERE kind = 'USER' AND owner_id = ${userId}`,
   )

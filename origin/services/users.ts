@@ -1,10 +1,10 @@
 /** Users, their roles and their profile. Roles are derived from the database on every request, so
  * an approval, a suspension or a staff removal takes effect at once, whatever a token says. */
-import { eq, sql } from 'drizzle-orm'
+import { and, eq, isNull, sql } from 'drizzle-orm'
 import { merchantStaff, merchants, users } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
 import type { Role } from '../../shared/schemas.ts'
-import type { Db, Tx } from '../db/client.ts'
+import { type Db, type Numeric, selectRows, type Tx } from '../db/client.ts'
 import { ensureAccount, userAccount } from './ledger.ts'
 
 export interface Identity {
@@ -18,6 +18,8 @@ export interface Identity {
   merchantRole: 'merchant_owner' | 'merchant_staff' | null
   /** The status of that merchant while merchantRole is set: writes need ACTIVE (API.md §16). */
   merchantStatus: string | null
+  /** Frozen by an admin (API.md §14): reads only. */
+  frozen: boolean
 }
 
 const APPROVED = new Set(['ACTIVE', 'SUSPENDED'])
@@ -33,6 +35,7 @@ export async function identityOf(
       openid: users.openid,
       nickname: users.nickname,
       avatarUrl: users.avatarUrl,
+      frozenAt: users.frozenAt,
       ownedId: merchants.id,
       ownedStatus: merchants.status,
       staffOf: merchantStaff.merchantId,
@@ -43,7 +46,7 @@ export async function identityOf(
     .from(users)
     .leftJoin(merchants, eq(merchants.ownerUserId, users.id))
     .leftJoin(merchantStaff, eq(merchantStaff.userId, users.id))
-    .where(eq(users.id, userId))
+    .where(and(eq(users.id, userId), isNull(users.deletedAt)))
   if (!row) return null
   const roles: Role[] = ['user']
   let merchantRole: Identity['merchantRole'] = null
@@ -67,6 +70,7 @@ export async function identityOf(
     merchantId: row.ownedId ?? row.staffOf ?? null,
     merchantRole,
     merchantStatus,
+    frozen: row.frozenAt !== null,
   }
 }
 
@@ -109,9 +113,46 @@ export async function lockUser(tx: Tx, userId: number): Promise<void> {
   if (!row) throw new AppError('NOT_FOUND', 'user not found', { field: 'userId' })
 }
 
+/** A deleted account is not a user any more: nothing may be granted or adjusted to it. */
 export async function requireUserExists(db: Db, userId: number): Promise<void> {
-  const [row] = await db.select({ id: users.id }).from(users).where(eq(users.id, userId))
+  const [row] = await db
+    .select({ id: users.id })
+    .from(users)
+    .where(and(eq(users.id, userId), isNull(users.deletedAt)))
   if (!row) throw new AppError('NOT_FOUND', 'user not found', { field: 'userId' })
+}
+
+/**
+ * Share-locks the user's row until commit. Deleting an account takes that row's exclusive lock
+ * before it forfeits the balance, so a credit made under this lock either commits first (and is
+ * forfeited with the rest) or waits and then finds the account deleted: nothing is ever credited
+ * to a deleted account after its forfeit.
+ */
+async function shareLockUser(tx: Tx, userId: number) {
+  // LOCK IN SHARE MODE, not FOR SHARE: MariaDB 10.11 knows only the former, MySQL 8 both.
+  const [row] = await selectRows<{ frozen: Numeric; deleted: Numeric }>(
+    tx,
+    sql`SELECT frozen_at IS NOT NULL AS frozen, deleted_at IS NOT NULL AS deleted
+        FROM users WHERE id = ${userId} LOCK IN SHARE MODE`,
+  )
+  return row && { frozen: Number(row.frozen) === 1, deleted: Number(row.deleted) === 1 }
+}
+
+/** For points credited to someone else (grants, adjustments): a deleted account is 404. */
+export async function lockLiveUser(tx: Tx, userId: number): Promise<void> {
+  const row = await shareLockUser(tx, userId)
+  if (!row || row.deleted) throw new AppError('NOT_FOUND', 'user not found', { field: 'userId' })
+}
+
+/**
+ * For the caller's own writes that move points (gifts, claims): the middleware already refused a
+ * frozen or deleted caller; this repeats the check under the lock, for a freeze or deletion that
+ * committed since.
+ */
+export async function lockActingUser(tx: Tx, userId: number): Promise<void> {
+  const row = await shareLockUser(tx, userId)
+  if (!row || row.deleted) throw new AppError('UNAUTHENTICATED', 'this account was deleted')
+  if (row.frozen) throw new AppError('ACCOUNT_FROZEN', 'this account is frozen: it may read but not write')
 }
 
 export function meView(identity: Identity) {

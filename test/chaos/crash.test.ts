@@ -16,15 +16,15 @@ import { control } from '../../sandbox/testing.ts'
 import { apiClient } from '../harness/client.ts'
 import { activeMerchant, idemKey, userWithPoints } from '../harness/fixtures.ts'
 import { HOLDS, invariants, type Stack, startStack } from '../harness/stack.ts'
-import { pool } from '../sim/driver.ts'
 import { Rng } from '../sim/generator.ts'
 import {
   auditBusinessAgainstLedger,
   expectedShopperBalance,
+  type Kill,
   newRetryStats,
   retrying,
   rows,
-  sleep,
+  stormWithKills,
   userBalances,
   waitUntil,
 } from './support.ts'
@@ -44,49 +44,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.close()
 })
-
-interface Kill {
-  phase: string
-  atMs: number
-  downMs: number
-}
-
-/**
- * Runs `tasks` (8 at a time) and SIGKILLs the origin when seeded fractions of them have finished —
- * so every kill lands mid-storm however fast the machine is — restarting it each time.
- */
-async function stormWithKills(
-  phase: string,
-  rng: Rng,
-  times: number,
-  kills: Kill[],
-  tasks: Array<() => Promise<void>>,
-): Promise<void> {
-  const started = Date.now()
-  const thresholds = Array.from(
-    { length: times },
-    (_, i) => (i + rng.next() * 0.8 + 0.1) / (times + 0.5),
-  ).sort()
-  let finished = 0
-  const counted = tasks.map((t) => async () => {
-    await t()
-    finished++
-  })
-  const work = pool(counted, 8)
-  let settled = false
-  work.finally(() => {
-    settled = true
-  })
-  for (const t of thresholds) {
-    while (finished < t * tasks.length && !settled) await sleep(10)
-    if (settled) break
-    const at = Date.now()
-    await stack.origin.stop('SIGKILL')
-    await stack.restartOrigin()
-    kills.push({ phase, atMs: at - started, downMs: Date.now() - at })
-  }
-  await work
-}
 
 describe('kill -9 of the origin during storms', () => {
   it('awards, refunds and settles exactly once across crashes, with exact balances', async () => {
@@ -109,6 +66,7 @@ describe('kill -9 of the origin during storms', () => {
       amountFen: rng.int(100, 30_000),
     }))
     await stormWithKills(
+      stack,
       'callback storm',
       rng,
       3,
@@ -152,6 +110,7 @@ describe('kill -9 of the origin during storms', () => {
     const byOrder = new Map<string, typeof refunds>()
     for (const r of refunds) byOrder.set(r.order, [...(byOrder.get(r.order) ?? []), r])
     await stormWithKills(
+      stack,
       'refund processing',
       rng,
       2,
@@ -212,6 +171,7 @@ describe('kill -9 of the origin during storms', () => {
       cancel: rng.chance(0.2),
     }))
     await stormWithKills(
+      stack,
       'gift storm',
       rng,
       2,

@@ -7,6 +7,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net'
 import { sql } from 'drizzle-orm'
 import { type ApiClient, type ApiResponse, apiClient, type CallOptions } from '../harness/client.ts'
 import { REDIS_URL, type Stack, startStack } from '../harness/stack.ts'
+import { pool } from '../sim/driver.ts'
+import type { Rng } from '../sim/generator.ts'
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
@@ -138,6 +140,50 @@ export async function retrying(
   }
 }
 
+export interface Kill {
+  phase: string
+  atMs: number
+  downMs: number
+}
+
+/**
+ * Runs `tasks` (8 at a time) and SIGKILLs the origin when seeded fractions of them have finished —
+ * so every kill lands mid-storm however fast the machine is — restarting it each time.
+ */
+export async function stormWithKills(
+  stack: Stack,
+  phase: string,
+  rng: Rng,
+  times: number,
+  kills: Kill[],
+  tasks: Array<() => Promise<void>>,
+): Promise<void> {
+  const started = Date.now()
+  const thresholds = Array.from(
+    { length: times },
+    (_, i) => (i + rng.next() * 0.8 + 0.1) / (times + 0.5),
+  ).sort()
+  let finished = 0
+  const counted = tasks.map((t) => async () => {
+    await t()
+    finished++
+  })
+  const work = pool(counted, 8)
+  let settled = false
+  work.finally(() => {
+    settled = true
+  })
+  for (const t of thresholds) {
+    while (finished < t * tasks.length && !settled) await sleep(10)
+    if (settled) break
+    const at = Date.now()
+    await stack.origin.stop('SIGKILL')
+    await stack.restartOrigin()
+    kills.push({ phase, atMs: at - started, downMs: Date.now() - at })
+  }
+  await work
+}
+
 export async function waitUntil(
   what: string,
   check: () => Promise<boolean>,
@@ -223,23 +269,34 @@ export async function auditBusinessAgainstLedger(stack: Stack): Promise<string[]
   }
   const giftRows = await rows(
     stack,
-    sql`SELECT g.id, g.status, g.points, g.sender_user_id, g.claimed_by_user_id,
+    sql`SELECT g.id, g.status, g.points, g.remaining_points, g.sender_user_id,
           (SELECT COUNT(*) FROM transfers t WHERE t.business_key = CONCAT('GIFT_SEND:', g.id) AND t.points = g.points) AS sent,
-          (SELECT COUNT(*) FROM transfers t WHERE t.business_key = CONCAT('GIFT_SETTLE:', g.id)) AS settled,
-          (SELECT MAX(CONCAT(t.kind, ':', a.owner_id, ':', t.points)) FROM transfers t JOIN accounts a ON a.id = t.credit_account_id
-             WHERE t.business_key = CONCAT('GIFT_SETTLE:', g.id)) AS settlement
+          (SELECT COUNT(*) FROM gift_shares s WHERE s.gift_id = g.id AND s.claimed_by_user_id IS NOT NULL) AS claimed,
+          (SELECT COUNT(*) FROM gift_shares s JOIN transfers t ON t.business_key = CONCAT('GIFT_CLAIM:', g.id, ':', s.share_index)
+             JOIN accounts a ON a.id = t.credit_account_id
+             WHERE s.gift_id = g.id AND a.owner_id = s.claimed_by_user_id AND t.points = s.points) AS paid,
+          (SELECT COUNT(*) FROM transfers t WHERE t.business_key LIKE CONCAT('GIFT_CLAIM:', g.id, ':%')) AS claims,
+          (SELECT COALESCE(SUM(t.points), 0) FROM transfers t WHERE t.business_key LIKE CONCAT('GIFT_CLAIM:', g.id, ':%')) AS claimedPoints,
+          (SELECT COALESCE(MAX(CONCAT(a.owner_id, ':', t.points)), '') FROM transfers t JOIN accounts a ON a.id = t.credit_account_id
+             WHERE t.business_key = CONCAT('GIFT_RETURN:', g.id)) AS returned
         FROM gifts g`,
   )
+  // Every claimed share was paid once to its claimer; an ended gift returned exactly the rest.
   for (const g of giftRows) {
     if (Number(g.sent) !== 1) problems.push(`gift ${g.id}: ${g.sent} GIFT_SEND transfers`)
-    const want =
-      g.status === 'PENDING'
-        ? null
-        : g.status === 'CLAIMED'
-          ? `GIFT_RECEIVE:${g.claimed_by_user_id}:${g.points}`
-          : `GIFT_RETURN:${g.sender_user_id}:${g.points}`
-    if (Number(g.settled) !== (want ? 1 : 0) || (want && g.settlement !== want))
-      problems.push(`gift ${g.id} ${g.status}: ${g.settled} settlements (${g.settlement}), want ${want}`)
+    if (Number(g.claims) !== Number(g.claimed) || Number(g.paid) !== Number(g.claimed))
+      problems.push(
+        `gift ${g.id}: ${g.claimed} shares claimed, ${g.claims} claim transfers, ${g.paid} to their claimer`,
+      )
+    const rest = Number(g.points) - Number(g.claimedPoints)
+    const ended = g.status === 'CANCELLED' || g.status === 'EXPIRED'
+    const want = ended && rest > 0 ? `${g.sender_user_id}:${rest}` : ''
+    if (g.returned !== want)
+      problems.push(`gift ${g.id} ${g.status}: returned "${g.returned}", want "${want}"`)
+    if (Number(g.remaining_points) !== (ended ? 0 : rest))
+      problems.push(`gift ${g.id} ${g.status}: remaining ${g.remaining_points}, shares say ${rest}`)
+    if ((g.status === 'CLAIMED') !== (rest === 0 && !ended))
+      problems.push(`gift ${g.id} is ${g.status} with ${rest} points unclaimed`)
   }
   return problems
 }

@@ -272,7 +272,7 @@ const WRITES: BodySpec[] = [
     method: 'POST',
     path: fixed('/api/points/gifts'),
     token: () => f.sender,
-    template: () => ({ points: '1', message: q('hi') }),
+    template: () => ({ points: '2', message: q('hi'), count: '2', split: q('random') }),
     idem: true,
   },
   {
@@ -366,6 +366,14 @@ const WRITES: BodySpec[] = [
         )
         .map(([id, action]) => `/api/admin/merchants/${id}/${action}`),
     realPath: () => `/api/admin/merchants/${f.reviewableMerchantId}/approve`,
+    token: () => f.admin,
+    template: () => ({}),
+  },
+  {
+    name: 'POST /api/admin/users/:id/freeze',
+    method: 'POST',
+    path: () => hostileSegment([f.spareUserId]).map((s) => `/api/admin/users/${s}/freeze`),
+    realPath: () => `/api/admin/users/${f.spareUserId}/freeze`,
     token: () => f.admin,
     template: () => ({}),
   },

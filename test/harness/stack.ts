@@ -48,6 +48,8 @@ export function stackEnv(
     // Scenarios (limits, sims, the load scripts' setup) grant far more in a day than a merchant may;
     // the cap itself is tested with its own low value (test/security/suspension-and-grants.test.ts).
     GRANT_DAILY_MAX_POINTS: '1000000000000',
+    // Likewise for what one user gifts in a day; test/gift-limits.test.ts tests the cap.
+    GIFT_DAILY_MAX_POINTS: '1000000000000',
     ...sandboxEnv(sandbox),
     ...extra,
   }

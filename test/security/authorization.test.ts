@@ -134,6 +134,8 @@ const ADMIN_CALLS = (): Call[] => [
   ['POST', '/api/admin/adjustments', { userId: bob.id, points: 1_000, reason: 'gift to myself' }],
   ['GET', '/api/admin/stats'],
   ['GET', '/api/admin/audit-log'],
+  ['POST', `/api/admin/users/${alice.id}/freeze`],
+  ['POST', `/api/admin/users/${alice.id}/unfreeze`],
 ]
 
 describe('users reach only their own orders, records and gifts', () => {
@@ -172,13 +174,19 @@ describe('users reach only their own orders, records and gifts', () => {
     expect(await balances()).toEqual(before)
     const view = await api.get(`/api/points/gifts/${aliceGift.code}`, { token: bob.token })
     expect(view.body.status).toBe('PENDING')
-    // Viewing by code is the sharing link: it shows the gift, not who holds what.
+    // Viewing by code is the sharing link: it shows the gift and its claims by nickname (API.md
+    // §14), never a user id.
     expect(Object.keys(view.body).sort()).toEqual([
+      'claimedCount',
+      'claims',
       'code',
+      'count',
       'expiresAt',
       'message',
       'points',
+      'remainingPoints',
       'sender',
+      'split',
       'status',
     ])
     expect(Object.keys(view.body.sender)).toEqual(['nickname'])

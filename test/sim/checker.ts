@@ -18,6 +18,7 @@ import {
   closeOrder,
   dKey,
   type Entity,
+  endGift,
   type GiftE,
   heldInGifts,
   kindOf,
@@ -25,7 +26,6 @@ import {
   numOf,
   type OrderE,
   type RefundE,
-  settleGift,
   settleRefund,
   type UserE,
   uKey,
@@ -118,7 +118,7 @@ function floatingEvents(model: Model, dirty: Set<string>, snap: Snapshot, create
         earliest: (st) => st.get<GiftE>(key)?.expiresAtMs ?? Number.POSITIVE_INFINITY,
         guard: (st) => st.get<GiftE>(key)?.status === 'PENDING',
         apply: (st) => {
-          settleGift(st, key, 'EXPIRED')
+          endGift(st, key, 'EXPIRED')
         },
       })
     } else if (kind === 'refund') {

@@ -184,7 +184,7 @@ export class Driver {
       case 'gift':
         return post(
           '/api/points/gifts',
-          { points: op.points, message: 'sim' },
+          { points: op.points, message: 'sim', count: op.count, split: op.split },
           this.token(op.user),
           op.key,
           `u${op.user}`,

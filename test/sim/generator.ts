@@ -287,8 +287,12 @@ export class Generator {
           const points = rng.chance(0.85) ? rng.int(1, Math.max(1, Math.min(bal, 500))) : bal + rng.int(1, 50)
           const key = rng.chance(0.7) ? this.key() : null
           const grp = this.n
+          const total = Math.max(1, points)
+          // A third are group gifts (API.md §14), so several claimers race for their shares.
+          const count = rng.chance(0.35) ? rng.int(1, Math.min(total, 5)) : 1
+          const split = rng.chance(0.5) ? 'random' : 'even'
           for (let i = 0, k = key ? dups() : 1; i < k; i++)
-            add({ t: 'gift', n: this.n, grp, user, points: Math.max(1, points), key })
+            add({ t: 'gift', n: this.n, grp, user, points: total, count, split, key })
           break
         }
         case 'claim': {

@@ -65,6 +65,10 @@ export interface GiftE {
   status: GiftStatus
   claimedBy: number | null
   expiresAtMs: number
+  /** Group gifts (API.md §14): `count` shares, claims in order, one per user. */
+  count: number
+  split: 'even' | 'random'
+  claims: Array<{ user: number; points: number }>
 }
 /** Points awarded per Asia/Shanghai day for one user at one merchant (hidden state). */
 export interface DailyE {
@@ -213,17 +217,44 @@ export function settleRefund(st: WorkState, key: string, result: 'SUCCESS' | 'CL
   st.set(key, { ...r, status: 'SUCCESS', clawed: delta })
 }
 
-export function settleGift(
-  st: WorkState,
-  key: string,
-  to: 'CLAIMED' | 'CANCELLED' | 'EXPIRED',
-  claimer: number | null = null,
-): UserE {
+/** Points of a gift not claimed yet. */
+export const giftRemaining = (g: GiftE) => g.points - g.claims.reduce((sum, c) => sum + c.points, 0)
+
+/**
+ * The share the next claim may receive, from API.md §14's text: even = floor(points/count), the
+ * remainder one point each to the first claims; random = at least 1, leaving at least 1 for each
+ * share after it, and the last share is whatever is left.
+ */
+export function nextShare(g: GiftE): { min: number; max: number } {
+  const left = g.count - g.claims.length
+  const remaining = giftRemaining(g)
+  if (g.split === 'even') {
+    const share = Math.floor(g.points / g.count) + (g.claims.length < g.points % g.count ? 1 : 0)
+    return { min: share, max: share }
+  }
+  return left === 1 ? { min: remaining, max: remaining } : { min: 1, max: remaining - (left - 1) }
+}
+
+export function claimShare(st: WorkState, key: string, user: number, points: number): UserE {
+  const g = st.must<GiftE>(key)
+  if (g.status !== 'PENDING') throw new Error(`model: ${key} claimed while ${g.status}`)
+  const u = move(st, user, points, false)
+  const claims = [...g.claims, { user, points }]
+  st.set(key, {
+    ...g,
+    claims,
+    claimedBy: g.claimedBy ?? user,
+    status: claims.length === g.count ? 'CLAIMED' : 'PENDING',
+  })
+  return u
+}
+
+/** Cancel or expiry: what is unclaimed (never 0 while PENDING) goes back to the sender. */
+export function endGift(st: WorkState, key: string, to: 'CANCELLED' | 'EXPIRED'): UserE {
   const g = st.must<GiftE>(key)
   if (g.status !== 'PENDING') throw new Error(`model: ${key} settled twice`)
-  const receiver = to === 'CLAIMED' ? claimer! : g.sender
-  const u = move(st, receiver, g.points, false)
-  st.set(key, { ...g, status: to, claimedBy: to === 'CLAIMED' ? claimer : null })
+  const u = move(st, g.sender, giftRemaining(g), false)
+  st.set(key, { ...g, status: to })
   return u
 }
 
@@ -232,7 +263,7 @@ export function heldInGifts(st: WorkState, giftKeys: Iterable<string>): number {
   let held = 0
   for (const k of giftKeys) {
     const g = st.get<GiftE>(k)
-    if (g?.status === 'PENDING') held += g.points
+    if (g?.status === 'PENDING') held += giftRemaining(g)
   }
   return held
 }

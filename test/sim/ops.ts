@@ -9,22 +9,25 @@
  */
 import {
   applyPayment,
+  claimShare,
   closeOrder,
   dKey,
+  endGift,
   type GiftE,
+  giftRemaining,
   gKey,
   type IdemE,
   iKey,
   type MerchantE,
   mKey,
   move,
+  nextShare,
   type OrderE,
   oKey,
   orderPoints,
   type RefundE,
   type Rule,
   rKey,
-  settleGift,
   settleRefund,
   type UserE,
   uKey,
@@ -55,7 +58,17 @@ export type Op =
     }
   | { t: 'grant'; n: number; merchant: number; user: number; points: number; key: string | null }
   | { t: 'adjust'; n: number; user: number; points: number; key: string | null }
-  | { t: 'gift'; n: number; grp: number; user: number; points: number; key: string | null }
+  | {
+      t: 'gift'
+      n: number
+      grp: number
+      user: number
+      points: number
+      /** Shares (API.md §14); the generator keeps 1 ≤ count ≤ points. */
+      count: number
+      split: 'even' | 'random'
+      key: string | null
+    }
   /** `atExpiry`: sent this many ms after the gift's expiry instead of at once (races the expiry job). */
   | { t: 'claim'; n: number; gift: number; user: number; atExpiry?: number }
   | { t: 'cancel'; n: number; gift: number; user: number; atExpiry?: number }
@@ -368,7 +381,15 @@ export function step(st: WorkState, x: Exec, cfg: StepConfig): string | null {
           const u = st.must<UserE>(uKey(op.user))
           if (u.balance < op.points) return expectError(obs, 422, 'INSUFFICIENT_POINTS')
           if (obs.status !== 201) return expectStatus(obs, 201)
-          if (obs.body.points !== op.points || obs.body.status !== 'PENDING')
+          const b = obs.body
+          if (
+            b.points !== op.points ||
+            b.status !== 'PENDING' ||
+            b.count !== op.count ||
+            b.split !== op.split ||
+            b.claimedCount !== 0 ||
+            b.remainingPoints !== op.points
+          )
             return `gift answer ${obs.text.slice(0, 200)}`
           const ttl = withinTtl(obs.body.expiresAt, x, cfg.giftTtlMs)
           if (ttl) return ttl
@@ -381,6 +402,9 @@ export function step(st: WorkState, x: Exec, cfg: StepConfig): string | null {
             status: 'PENDING',
             claimedBy: null,
             expiresAtMs: Date.parse(obs.body.expiresAt),
+            count: op.count,
+            split: op.split,
+            claims: [],
           })
           return null
         },
@@ -399,15 +423,30 @@ export function step(st: WorkState, x: Exec, cfg: StepConfig): string | null {
         if (x.resp < g.expiresAtMs - SLOP_MS) return 'GIFT_EXPIRED before the gift expired'
         const err = expectError(obs, 410, 'GIFT_EXPIRED')
         if (err) return err
-        settleGift(st, key, 'EXPIRED')
+        endGift(st, key, 'EXPIRED')
         return null
       }
       if (x.inv > g.expiresAtMs + SLOP_MS) return `${op.t} answered ${obs.status} after the gift expired`
       if (op.t === 'claim' && op.user === g.sender) return expectError(obs, 422, 'CANNOT_CLAIM_OWN_GIFT')
+      if (op.t === 'claim' && g.claims.some((c) => c.user === op.user))
+        return expectError(obs, 409, 'GIFT_ALREADY_CLAIMED')
       if (obs.status !== 200) return expectStatus(obs, 200)
-      const to = op.t === 'claim' ? 'CLAIMED' : 'CANCELLED'
-      if (obs.body.gift?.status !== to) return `${op.t} answered gift ${canon(obs.body.gift)}`
-      const u = settleGift(st, key, to, op.user)
+      let u: UserE
+      if (op.t === 'claim') {
+        const { min, max } = nextShare(g)
+        const share = obs.body.share
+        if (!Number.isInteger(share) || share < min || share > max)
+          return `claim answered share ${share}, model ${min}..${max}`
+        u = claimShare(st, key, op.user, share)
+      } else u = endGift(st, key, 'CANCELLED')
+      const after = st.must<GiftE>(key)
+      const gift = obs.body.gift
+      if (
+        gift?.status !== after.status ||
+        gift.claimedCount !== after.claims.length ||
+        gift.remainingPoints !== (after.status === 'PENDING' ? giftRemaining(after) : 0)
+      )
+        return `${op.t} answered gift ${canon(gift)}, model ${after.status} with ${after.claims.length} claims`
       if (obs.body.balance !== u.balance)
         return `${op.t} answered balance ${obs.body.balance}, model ${u.balance}`
       return null
@@ -424,6 +463,8 @@ export function step(st: WorkState, x: Exec, cfg: StepConfig): string | null {
       const settled = g.status !== 'PENDING' && obs.body.status === g.status
       if (!(overdue || pending || settled) || obs.body.points !== g.points)
         return `gift view ${obs.body.status}/${obs.body.points}, model ${g.status}/${g.points}`
+      if (obs.body.claimedCount !== g.claims.length)
+        return `gift view ${obs.body.claimedCount} claims, model ${g.claims.length}`
       return null
     }
 
