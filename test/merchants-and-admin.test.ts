@@ -242,6 +242,7 @@ describe('merchant console', () => {
       balance: 40,
       heldInGifts: 0,
       totalEarned: 40,
+      expiringSoon: null,
     })
     const records = await api.get('/api/points/records', { token: u.token })
     expect(records.body.items).toEqual([

@@ -91,6 +91,7 @@ async function returnToSender(tx: Tx, gift: GiftRow, status: 'CANCELLED' | 'EXPI
     credit: userAccount(gift.senderUserId),
     points: gift.points,
     refId: String(gift.id),
+    lotsFrom: `GIFT_SEND:${gift.id}`,
     now,
   })
   if (!moved.applied) throw new Error(`gift ${gift.id}: settled twice (status was PENDING)`)
@@ -148,6 +149,7 @@ export function claimGift(db: Db, code: string, claimerUserId: number, templateI
         credit: userAccount(claimerUserId),
         points: gift.points,
         refId: String(gift.id),
+        lotsFrom: `GIFT_SEND:${gift.id}`,
         now,
       })
       if (!moved.applied) throw new Error(`gift ${gift.id}: settled twice (status was PENDING)`)

@@ -109,8 +109,7 @@ const receive = (
   lotsFrom: string,
   now: Date,
   kind: 'GIFT_RECEIVE' | 'GIFT_RETURN' = 'GIFT_RECEIVE',
-) =>
-  move({ kind, debit: GIFT_ESCROW, credit: userAccount(userId), points, lotsFrom, now })
+) => move({ kind, debit: GIFT_ESCROW, credit: userAccount(userId), points, lotsFrom, now })
 
 /** Open lots as [remaining, seconds after T0 when they expire (null: never)], earliest first. */
 async function lotsOf(userId: number) {
@@ -176,7 +175,8 @@ describe('lotsFrom', () => {
     expect(await lotsOf(user)).toEqual([[5, 50 + TTL]])
     await receive(user, 15, key, at(70), 'GIFT_RETURN')
     const byExpiry = new Map<unknown, number>()
-    for (const [points, expiry] of await lotsOf(user)) byExpiry.set(expiry, (byExpiry.get(expiry) ?? 0) + points!)
+    for (const [points, expiry] of await lotsOf(user))
+      byExpiry.set(expiry, (byExpiry.get(expiry) ?? 0) + points!)
     expect([...byExpiry]).toEqual([
       [TTL, 10],
       [50 + TTL, 10],
