@@ -13,54 +13,56 @@ const BATCH = 200
 /** Lots one run expires at most, so a large backlog never holds up shutdown for long; the next run goes on. */
 const MAX_PER_RUN = 5000
 
-async function ownerOf(db: Db, lotId: number): Promise<number | undefined> {
-  const [row] = await selectRows<{ ownerId: Numeric }>(
-    db,
-    sql`SELECT a.owner_id AS ownerId FROM point_lots l JOIN accounts a ON a.id = l.account_id
-        WHERE l.id = ${lotId}`,
-  )
-  return row ? Number(row.ownerId) : undefined
-}
-
-/** What is left of one expired lot becomes an EXPIRE record; false if another run was first. */
-export async function expireLot(db: Db, lotId: number, now: Date): Promise<boolean> {
-  const ownerId = await ownerOf(db, lotId)
-  if (ownerId === undefined) return false
+/**
+ * Expires the due lots of one user, up to BATCH, in one transaction: one EXPIRE transfer (−N) per
+ * lot, each lot re-read under the user's account lock. A user whose account another transaction
+ * holds (another runner, or the user's own write) is skipped rather than waited for; the next run
+ * comes back to it. Returns the number of lots expired.
+ */
+export async function expireLotsOf(db: Db, ownerId: number, now: Date): Promise<number> {
   return runTx(db, async (tx) => {
-    // The lock transfer() takes anyway, taken first so the lot is read as no one else can change it.
-    await tx.execute(sql`SELECT id FROM accounts WHERE kind = 'USER' AND owner_id = ${ownerId} FOR UPDATE`)
-    const [lot] = await selectRows<{ remaining: Numeric; openUntil: string | Date | null }>(
+    const [acct] = await selectRows<{ id: Numeric }>(
       tx,
-      sql`SELECT remaining, open_until AS openUntil FROM point_lots WHERE id = ${lotId}`,
+      sql`SELECT id FROM accounts WHERE kind = 'USER' AND owner_id = ${ownerId} FOR UPDATE SKIP LOCKED`,
     )
-    if (!lot?.openUntil || dateOf(lot.openUntil).getTime() > now.getTime()) return false
-    const moved = await transfer(tx, {
-      businessKey: `EXPIRE:${lotId}`,
-      kind: 'EXPIRE',
-      debit: userAccount(ownerId),
-      credit: PLATFORM,
-      points: Number(lot.remaining),
-      refId: String(lotId),
-      expireLot: lotId,
-      now,
-    })
-    if (!moved.applied) throw new Error(`lot ${lotId}: open after its EXPIRE transfer`)
-    return true
+    if (!acct) return 0
+    const lots = await selectRows<{ id: Numeric; remaining: Numeric }>(
+      tx,
+      sql`SELECT id, remaining FROM point_lots WHERE account_id = ${Number(acct.id)} AND open_until <= ${now}
+          ORDER BY open_until, remaining, id LIMIT ${BATCH}`,
+    )
+    for (const lot of lots) {
+      const lotId = Number(lot.id)
+      const moved = await transfer(tx, {
+        businessKey: `EXPIRE:${lotId}`,
+        kind: 'EXPIRE',
+        debit: userAccount(ownerId),
+        credit: PLATFORM,
+        points: Number(lot.remaining),
+        refId: String(lotId),
+        expireLot: lotId,
+        now,
+      })
+      if (!moved.applied) throw new Error(`lot ${lotId}: open after its EXPIRE transfer`)
+    }
+    return lots.length
   })
 }
 
-/** The job: expires lots whose time has come, earliest first. */
+/** The job: expires lots whose time has come, the users with the earliest ones first. */
 export async function expireDueLots(db: Db, now: Date): Promise<number> {
   let expired = 0
-  let seen = 0
-  while (seen < MAX_PER_RUN) {
-    const due = await selectRows<{ id: Numeric }>(
+  while (expired < MAX_PER_RUN) {
+    const due = await selectRows<{ ownerId: Numeric }>(
       db,
-      sql`SELECT id FROM point_lots WHERE open_until <= ${now} ORDER BY open_until, id LIMIT ${BATCH}`,
+      sql`SELECT a.owner_id AS ownerId FROM point_lots l JOIN accounts a ON a.id = l.account_id
+          WHERE l.open_until <= ${now} ORDER BY l.open_until, l.id LIMIT ${BATCH}`,
     )
-    for (const { id } of due) if (await expireLot(db, Number(id), now)) expired++
-    seen += due.length
-    if (due.length < BATCH) break
+    const owners = [...new Set(due.map((d) => Number(d.ownerId)))]
+    let progress = 0
+    for (const ownerId of owners) progress += await expireLotsOf(db, ownerId, now)
+    expired += progress
+    if (progress === 0) break
   }
   return expired
 }
