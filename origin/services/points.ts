@@ -12,7 +12,15 @@ import { pageOf } from './merchants.ts'
  * than the query. expiringSoon reads only the account's open lots expiring before the horizon,
  * from the covering (account, open_until, remaining) index, however long the history.
  */
-export async function balanceOf(db: Db, userId: number, noticeSeconds: number, now = new Date()) {
+/** POINTS_EXPIRY_NOTICE_SECONDS' default, for callers that show a balance without the configuration. */
+const DEFAULT_NOTICE_SECONDS = 30 * 24 * 3600
+
+export async function balanceOf(
+  db: Db,
+  userId: number,
+  noticeSeconds = DEFAULT_NOTICE_SECONDS,
+  now = new Date(),
+) {
   const horizon = new Date(now.getTime() + noticeSeconds * 1000)
   const [acct] = await selectRows<
     Record<'balance' | 'totalEarned' | 'heldInGifts' | 'soonPoints', Numeric> & {
