@@ -5,6 +5,7 @@
  */
 import {
   bigint,
+  boolean,
   date,
   datetime,
   index,
@@ -183,6 +184,60 @@ export const ledgerEntries = mysqlTable(
     index('ledger_entries_account_id_idx').on(t.accountId, t.id),
     index('ledger_entries_transfer_idx').on(t.transferId),
   ],
+)
+
+/**
+ * Lots (API.md §14): a view on a USER account's credits saying when each point expires. Every
+ * credit forms lots (after paying off any debt), every debit takes from the open lots that expire
+ * first, so Σ remaining of open lots = max(0, balance). Written only by the ledger, under the
+ * account's lock. `sourceTransferId` NULL: the balance carried over when lots were introduced.
+ */
+export const pointLots = mysqlTable(
+  'point_lots',
+  {
+    id: id(),
+    accountId: ref('account_id')
+      .notNull()
+      .references(() => accounts.id),
+    sourceTransferId: ref('source_transfer_id').references(() => transfers.id),
+    points: points('points').notNull(),
+    remaining: points('remaining').notNull(),
+    /** NULL: never expires (POINTS_TTL_SECONDS=0). */
+    expiresAt: utc('expires_at'),
+    /**
+     * The sort and search key of open lots: expiresAt (far future for never) while points are
+     * left, NULL once closed, so the indexes below never walk closed lots.
+     */
+    openUntil: utc('open_until'),
+    /** The "points expiring soon" message was queued for this lot (API.md §15). */
+    expiryNoticed: boolean('expiry_noticed').notNull().default(false),
+    createdAt: utc('created_at').notNull(),
+  },
+  (t) => [
+    // Covering for the FIFO read of a debit and for expiringSoon: no row lookups on the hot path.
+    index('point_lots_account_open_idx').on(t.accountId, t.openUntil, t.remaining),
+    index('point_lots_open_idx').on(t.openUntil),
+    index('point_lots_notice_idx').on(t.expiryNoticed, t.openUntil),
+  ],
+)
+
+/**
+ * Which lots each USER debit took, so a later credit naming it (`lotsFrom`) restores or mirrors
+ * them; `passedOn` is how much of that has been handed on, never more than `points`.
+ */
+export const transferLots = mysqlTable(
+  'transfer_lots',
+  {
+    transferId: ref('transfer_id')
+      .notNull()
+      .references(() => transfers.id),
+    lotId: ref('lot_id')
+      .notNull()
+      .references(() => pointLots.id),
+    points: points('points').notNull(),
+    passedOn: points('passed_on').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.transferId, t.lotId] })],
 )
 
 export const gifts = mysqlTable(

@@ -105,6 +105,7 @@ run('origin', ['--import', 'tsx', 'origin/main.ts'], {
   // GET /sandbox/subscribe-messages) in a dev run too.
   WECHAT_TEMPLATE_POINTS_EARNED: env('WECHAT_TEMPLATE_POINTS_EARNED', 'dev-points-earned'),
   WECHAT_TEMPLATE_GIFT_CLAIMED: env('WECHAT_TEMPLATE_GIFT_CLAIMED', 'dev-gift-claimed'),
+  WECHAT_TEMPLATE_POINTS_EXPIRING: env('WECHAT_TEMPLATE_POINTS_EXPIRING', 'dev-points-expiring'),
 })
 log(
   `origin on ${originUrl} (admin openid: ${env('ADMIN_OPENIDS', 'admin')}; log in with code "code-<openid>")`,

@@ -103,6 +103,20 @@ const schema = z.object({
   GIFT_DAILY_MAX_POINTS: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(10_000),
   ORDER_TTL_SECONDS: positiveSeconds.default(900),
   GIFT_TTL_SECONDS: positiveSeconds.default(86400),
+  /** How long credited points live (API.md §14); 0: they never expire. At most 100 years. */
+  POINTS_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(100 * 365 * 24 * 3600)
+    .default(31_536_000),
+  /** Lots expiring within this long count as `expiringSoon` and get the expiring message. */
+  POINTS_EXPIRY_NOTICE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(10 * 365 * 24 * 3600)
+    .default(30 * 24 * 3600),
   /** Under the edge's ORIGIN_TIMEOUT_MS (10 s), so the client gets the origin's clean 503. */
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(8000),
   /** How long a stopping origin keeps accepting after /ready turns 503, so load balancers stop sending first. */
@@ -126,6 +140,7 @@ const schema = z.object({
   /** Subscribe-message templates (API.md §15); an unset one is not sent. */
   WECHAT_TEMPLATE_POINTS_EARNED: z.string().min(1).max(128).optional(),
   WECHAT_TEMPLATE_GIFT_CLAIMED: z.string().min(1).max(128).optional(),
+  WECHAT_TEMPLATE_POINTS_EXPIRING: z.string().min(1).max(128).optional(),
 })
 
 export type OriginConfig = z.infer<typeof schema>

@@ -9,8 +9,10 @@ import type { Job } from './jobs/runner.ts'
 import { createFieldCipher } from './security/field-cipher.ts'
 import { expireDueGifts } from './services/gift-settlement.ts'
 import { purgeExpiredIdempotencyKeys } from './services/idempotency.ts'
+import { setLotPolicy } from './services/lots.ts'
 import { reconcilePendingOrders } from './services/orders.ts'
 import { sendDueOutbox } from './services/outbox.ts'
+import { expireDueLots, noticeExpiringLots } from './services/points-expiry.ts'
 import { reconcileYesterday } from './services/reconciliation.ts'
 import { reconcileRefunds } from './services/refunds.ts'
 import { uploadDueShipping } from './services/shipping.ts'
@@ -18,6 +20,7 @@ import { createWechatMiniClient } from './wechat/mini-client.ts'
 import { createWechatPayClient } from './wechat/pay-client.ts'
 
 export function createDeps(config: OriginConfig): OriginDeps {
+  setLotPolicy({ ttlSeconds: config.POINTS_TTL_SECONDS })
   const db = createDatabase({
     url: config.DATABASE_URL,
     readUrl: config.DATABASE_READ_URL,
@@ -68,5 +71,7 @@ export function originJobs(deps: OriginDeps): Job[] {
     { name: 'upload_shipping', run: (now) => uploadDueShipping(deps, now) },
     { name: 'reconcile_trade_bill', run: (now) => reconcileYesterday(deps, now) },
     { name: 'send_outbox', run: (now) => sendDueOutbox(deps, now) },
+    { name: 'expire_points', run: (now) => expireDueLots(deps.db.primary, now) },
+    { name: 'notice_expiring_points', run: (now) => noticeExpiringLots(deps, now) },
   ]
 }

@@ -177,7 +177,13 @@ export const AdjustmentRequest = z.object({
   reason: text(200, 1),
 })
 
-export const Balance = z.object({ balance: z.number(), heldInGifts: z.number(), totalEarned: z.number() })
+export const Balance = z.object({
+  balance: z.number(),
+  heldInGifts: z.number(),
+  totalEarned: z.number(),
+  /** Points in lots expiring within POINTS_EXPIRY_NOTICE_SECONDS, and the earliest expiry (API.md §14). */
+  expiringSoon: z.object({ points: z.number().int(), at: isoTime }).nullable(),
+})
 
 export const RECORD_KINDS = [
   'EARN',

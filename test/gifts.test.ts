@@ -39,7 +39,12 @@ describe('gifts', () => {
       status: 'PENDING',
       code: expect.any(String),
     })
-    expect(await balance(alice.token)).toEqual({ balance: 70, heldInGifts: 30, totalEarned: 100 })
+    expect(await balance(alice.token)).toEqual({
+      balance: 70,
+      heldInGifts: 30,
+      totalEarned: 100,
+      expiringSoon: null,
+    })
 
     const view = await api.get(`/api/points/gifts/${created.body.code}`, { token: bob.token })
     expect(view.status).toBe(200)
@@ -54,7 +59,12 @@ describe('gifts', () => {
     })
     expect(claimed.status).toBe(200)
     expect(claimed.body).toMatchObject({ gift: { status: 'CLAIMED', points: 30 }, balance: 30 })
-    expect(await balance(alice.token)).toEqual({ balance: 70, heldInGifts: 0, totalEarned: 100 })
+    expect(await balance(alice.token)).toEqual({
+      balance: 70,
+      heldInGifts: 0,
+      totalEarned: 100,
+      expiringSoon: null,
+    })
     expect(await balance(bob.token)).toMatchObject({ balance: 30, heldInGifts: 0 })
 
     const records = await api.get('/api/points/records', { token: alice.token })
@@ -114,7 +124,12 @@ describe('gifts', () => {
     })
     expect(claimAfter.status).toBe(409)
     expect(claimAfter.body.error.code).toBe('INVALID_STATE')
-    expect(await balance(dan.token)).toEqual({ balance: 50, heldInGifts: 0, totalEarned: 50 })
+    expect(await balance(dan.token)).toEqual({
+      balance: 50,
+      heldInGifts: 0,
+      totalEarned: 50,
+      expiringSoon: null,
+    })
   })
 
   it('returns expired gifts to the sender automatically and refuses late claims with 410', async () => {
@@ -138,7 +153,12 @@ describe('gifts', () => {
     expect((await api.get(`/api/points/gifts/${other.body.code}`, { token: gus.token })).body.status).toBe(
       'EXPIRED',
     )
-    expect(await balance(fay.token)).toEqual({ balance: 40, heldInGifts: 0, totalEarned: 40 })
+    expect(await balance(fay.token)).toEqual({
+      balance: 40,
+      heldInGifts: 0,
+      totalEarned: 40,
+      expiringSoon: null,
+    })
     const kinds = (await api.get('/api/points/records', { token: fay.token })).body.items.map(
       (r: { kind: string }) => r.kind,
     )

@@ -239,6 +239,7 @@ describe('merchant console', () => {
       balance: 40,
       heldInGifts: 0,
       totalEarned: 40,
+      expiringSoon: null,
     })
     const records = await file.api.get('/api/points/records', { token: u.token })
     expect(records.body.items).toEqual([

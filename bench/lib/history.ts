@@ -2,7 +2,7 @@
  * Long ledger histories written straight in SQL, consistent with the ledger invariants: n balanced
  * MERCHANT_GRANT transfers of 1 point from the merchant's issuance account (a system account:
  * entries without seq) to the user, whose entries chain seq 1..n with balance_after = seq, and
- * whose account row ends at balance = last_seq = total_earned = n.
+ * whose account row ends at balance = last_seq = total_earned = n, with one lot of n points.
  */
 import { MySqlDialect } from 'drizzle-orm/mysql-core'
 import mysql from 'mysql2/promise'
@@ -59,6 +59,13 @@ export async function writeHistory(
     await conn.query(
       'UPDATE accounts SET balance = balance + ?, last_seq = ?, total_earned = total_earned + ? WHERE id = ?',
       [opts.entries, opts.entries, opts.entries, acct.id],
+    )
+    // The grants' points as one lot (balance = Σ open lots), expiring long after any run.
+    const expires = new Date(Date.now() + 365 * 24 * 3600_000)
+    await conn.query(
+      `INSERT INTO point_lots (account_id, points, remaining, expires_at, open_until, created_at)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+      [acct.id, opts.entries, opts.entries, expires, expires, new Date()],
     )
     await conn.query('COMMIT')
     return { ms: Math.round(performance.now() - t0) }

@@ -32,7 +32,7 @@ const balance = createRoute({
   method: 'get',
   path: '/balance',
   operationId: 'getBalance',
-  summary: 'Balance, points held in gifts, total earned',
+  summary: 'Balance, points held in gifts, total earned, points expiring soon',
   responses: { 200: json(Balance, 'The balance'), ...errors(...USER_ERRORS) },
 })
 
@@ -95,7 +95,9 @@ export function pointsRoutes(deps: OriginDeps) {
   const app = router()
   app.use(requireUser(deps))
   return app
-    .openapi(balance, async (c) => c.json(await balanceOf(db, c.get('userId')), 200))
+    .openapi(balance, async (c) =>
+      c.json(await balanceOf(db, c.get('userId'), deps.config.POINTS_EXPIRY_NOTICE_SECONDS), 200),
+    )
     .openapi(records, async (c) => c.json(await recordsOf(db, c.get('userId'), c.req.valid('query')), 200))
     .openapi(createGiftRoute, (c) =>
       idempotent(c, deps, async (tx, now) => {

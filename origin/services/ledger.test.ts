@@ -62,6 +62,11 @@ it('keeps balances exact when the driver hands BIGINTs back as strings', async (
     )
     expect(moved.applied).toBe(true)
   }
-  expect(await balanceOf(db, userId)).toEqual({ balance: 35, heldInGifts: 0, totalEarned: 35 })
+  expect(await balanceOf(db, userId, 0)).toEqual({
+    balance: 35,
+    heldInGifts: 0,
+    totalEarned: 35,
+    expiringSoon: null,
+  })
   expect(await checkLedgerInvariants(db)).toEqual(HOLDS)
 })

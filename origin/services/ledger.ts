@@ -5,7 +5,9 @@
  *
  * Locking: callers lock their business row (order, refund, gift) first; the ledger then locks the
  * USER accounts a transfer touches in ascending owner id. System accounts are never locked (their
- * balance is derived from entries), so no two transfers can wait on each other in a cycle.
+ * balance is derived from entries), so no two transfers can wait on each other in a cycle. A USER
+ * account's lots (lots.ts) are written only under that account's lock; the rows of transfer_lots
+ * that a `lotsFrom` credit passes on are locked last.
  */
 import { and, eq, sql } from 'drizzle-orm'
 import { type AccountKind, accounts, type TransferKind } from '../../db/schema.ts'
@@ -19,6 +21,7 @@ import {
   type Tx,
   writeRows,
 } from '../db/client.ts'
+import { formLots, NEVER, takeLots } from './lots.ts'
 
 export const MAX_TRANSFER_POINTS = 1_000_000_000
 export const EARNING_KINDS: readonly TransferKind[] = ['EARN', 'REFUND_CLAWBACK', 'MERCHANT_GRANT']
@@ -53,6 +56,8 @@ export interface TransferRequest {
    * debt (negative balance) and forms a new lot expiring POINTS_TTL_SECONDS after `now`.
    */
   lotsFrom?: string
+  /** The expiry job's: the debit takes exactly this lot (all of what is left of it). */
+  expireLot?: number
   now: Date
 }
 
@@ -140,6 +145,8 @@ export async function transfer(tx: Tx, req: TransferRequest): Promise<TransferRe
   const creditId = await idOf(req.credit)
   if (debitId === creditId)
     throw new Error(`transfer ${req.businessKey}: debit and credit are the same account`)
+  if (req.lotsFrom !== undefined && req.credit.kind !== 'USER')
+    throw new Error(`transfer ${req.businessKey}: lotsFrom needs a USER credit`)
 
   const inserted = await insertTransfer(tx, req, debitId, creditId)
   if (!inserted.inserted) return { applied: false, transferId: inserted.transferId }
@@ -197,6 +204,13 @@ export async function transfer(tx: Tx, req: TransferRequest): Promise<TransferRe
     if (res.affectedRows !== 1)
       throw new Error(`ledger invariant: account ${row.accountId} moved under its lock`)
   }
+  if (req.debit.kind === 'USER') {
+    await takeLots(tx, locked.get(req.debit.ownerId)!, req.points, inserted.transferId, req.expireLot)
+  }
+  if (req.credit.kind === 'USER') {
+    const acct = locked.get(req.credit.ownerId)!
+    await formLots(tx, acct, req.points, inserted.transferId, req.lotsFrom, req.now)
+  }
   return { applied: true, transferId: inserted.transferId, userBalances }
 }
 
@@ -206,11 +220,16 @@ export interface LedgerInvariantReport {
   usersWhoseBalanceDiffersFromEntries: number
   brokenChains: number
   transfersNotBalanced: number
+  /** USER accounts whose open lots do not sum to max(0, balance) (balance = Σ open lots − debt). */
+  usersWhoseLotsDifferFromBalance: number
+  /** Lots out of shape, lots whose taken points differ from what transfer_lots says debits took,
+   * and debits that passed on more than they took. */
+  malformedLots: number
 }
 
-/** The global invariants, computed from scratch: all four must be zero. */
+/** The global invariants, computed from scratch: all must be zero. */
 export async function checkLedgerInvariants(db: Db): Promise<LedgerInvariantReport> {
-  const [[total], [earned], [mismatch], [chains], [unbalanced]] = await Promise.all([
+  const [[total], [earned], [mismatch], [chains], [unbalanced], [lotSums], [badLots]] = await Promise.all([
     db.execute(sql`SELECT COALESCE(SUM(delta), 0) AS n FROM ledger_entries`),
     db.execute(sql`SELECT COUNT(*) AS n FROM accounts a
       LEFT JOIN (SELECT account_id, SUM(delta) s FROM ledger_entries
@@ -226,6 +245,18 @@ export async function checkLedgerInvariants(db: Db): Promise<LedgerInvariantRepo
       WHERE cur.seq IS NOT NULL AND cur.balance_after <> COALESCE(prev.balance_after, 0) + cur.delta`),
     db.execute(sql`SELECT COUNT(*) AS n FROM (SELECT transfer_id FROM ledger_entries GROUP BY transfer_id
       HAVING SUM(delta) <> 0 OR COUNT(*) <> 2) x`),
+    db.execute(sql`SELECT COUNT(*) AS n FROM accounts a
+      LEFT JOIN (SELECT account_id, SUM(remaining) s FROM point_lots WHERE open_until IS NOT NULL
+                 GROUP BY account_id) l ON l.account_id = a.id
+      WHERE a.kind = 'USER' AND COALESCE(l.s, 0) <> GREATEST(a.balance, 0)`),
+    db.execute(sql`SELECT
+      (SELECT COUNT(*) FROM point_lots WHERE points <= 0 OR remaining < 0 OR remaining > points
+         OR (remaining = 0) <> (open_until IS NULL)
+         OR (open_until IS NOT NULL AND open_until <> COALESCE(expires_at, ${NEVER})))
+      + (SELECT COUNT(*) FROM point_lots l
+         LEFT JOIN (SELECT lot_id, SUM(points) s FROM transfer_lots GROUP BY lot_id) t ON t.lot_id = l.id
+         WHERE l.points - l.remaining <> COALESCE(t.s, 0))
+      + (SELECT COUNT(*) FROM transfer_lots WHERE points <= 0 OR passed_on < 0 OR passed_on > points) AS n`),
   ])
   const n = (r: unknown) => Number((r as Array<{ n: number | string }>)[0]?.n ?? 0)
   return {
@@ -234,5 +265,7 @@ export async function checkLedgerInvariants(db: Db): Promise<LedgerInvariantRepo
     usersWhoseBalanceDiffersFromEntries: n(mismatch),
     brokenChains: n(chains),
     transfersNotBalanced: n(unbalanced),
+    usersWhoseLotsDifferFromBalance: n(lotSums),
+    malformedLots: n(badLots),
   }
 }

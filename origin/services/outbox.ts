@@ -114,6 +114,29 @@ export function enqueueGiftClaimed(
   )
 }
 
+/** A lot's points expire soon, to its owner, once per lot (template: thing1 note, number2 points, time3 expiry). */
+export function enqueuePointsExpiring(
+  tx: Tx,
+  templateId: string,
+  input: { lotId: number; userId: number; points: number; expiresAt: Date; at: Date },
+) {
+  return enqueue(
+    tx,
+    `points_expiring:${input.lotId}`,
+    input.userId,
+    {
+      template_id: templateId,
+      page: POINTS_PAGE,
+      data: {
+        thing1: thing('积分即将过期'),
+        number2: { value: String(input.points) },
+        time3: { value: beijingMinute(input.expiresAt) },
+      },
+    },
+    input.at,
+  )
+}
+
 function retryable(err: unknown): boolean {
   if (!(err instanceof WechatApiError)) return true
   return err.kind === 'UNAVAILABLE' || err.kind === 'BAD_RESPONSE' || err.errcode === -1

@@ -3,25 +3,49 @@
 import { type SQL, sql } from 'drizzle-orm'
 import type { ListQuery, RECORD_KINDS } from '../../shared/schemas.ts'
 import { type Db, type Numeric, selectRows } from '../db/client.ts'
+import { dateOf } from './lots.ts'
 import { pageOf } from './merchants.ts'
 
 /**
- * One statement, so balance and held points come from one consistent read. Hand-written (see
- * selectRows): it is the most frequent read, and the builder cost more than the query.
+ * One statement, so balance, held points and the points expiring soon come from one consistent
+ * read. Hand-written (see selectRows): it is the most frequent read, and the builder cost more
+ * than the query. expiringSoon reads only the account's open lots expiring before the horizon,
+ * from the covering (account, open_until, remaining) index, however long the history.
  */
-export async function balanceOf(db: Db, userId: number) {
-  const [acct] = await selectRows<Record<'balance' | 'totalEarned' | 'heldInGifts', Numeric>>(
+/** POINTS_EXPIRY_NOTICE_SECONDS' default, for callers that show a balance without the configuration. */
+const DEFAULT_NOTICE_SECONDS = 30 * 24 * 3600
+
+export async function balanceOf(
+  db: Db,
+  userId: number,
+  noticeSeconds = DEFAULT_NOTICE_SECONDS,
+  now = new Date(),
+) {
+  const horizon = new Date(now.getTime() + noticeSeconds * 1000)
+  const [acct] = await selectRows<
+    Record<'balance' | 'totalEarned' | 'heldInGifts' | 'soonPoints', Numeric> & {
+      soonAt: string | Date | null
+    }
+  >(
     db,
-    sql`SELECT balance, total_earned AS totalEarned,
+    sql`SELECT a.balance, a.total_earned AS totalEarned,
                (SELECT COALESCE(SUM(remaining_points), 0) FROM gifts
-                WHERE sender_user_id = ${userId} AND status = 'PENDING') AS heldInGifts
-        FROM accounts WHERE kind = 'USER' AND owner_id = ${userId}`,
+                WHERE sender_user_id = ${userId} AND status = 'PENDING') AS heldInGifts,
+               (SELECT COALESCE(SUM(remaining), 0) FROM point_lots
+                WHERE account_id = a.id AND open_until <= ${horizon}) AS soonPoints,
+               (SELECT MIN(open_until) FROM point_lots
+                WHERE account_id = a.id AND open_until <= ${horizon}) AS soonAt
+        FROM accounts a WHERE a.kind = 'USER' AND a.owner_id = ${userId}`,
   )
+  const soonPoints = Number(acct?.soonPoints ?? 0)
   return {
     balance: Number(acct?.balance ?? 0),
     heldInGifts: Number(acct?.heldInGifts ?? 0),
     /** Points earned from purchases and merchant grants, net of refund claw-backs. */
     totalEarned: Number(acct?.totalEarned ?? 0),
+    /** Points in lots expiring within the notice period, and the earliest of their expiries. */
+    expiringSoon:
+      soonPoints > 0 && acct?.soonAt ? { points: soonPoints, at: dateOf(acct.soonAt).toISOString() } : null,
   }
 }
 

@@ -94,4 +94,6 @@ export const HOLDS = {
   usersWhoseBalanceDiffersFromEntries: 0,
   brokenChains: 0,
   transfersNotBalanced: 0,
+  usersWhoseLotsDifferFromBalance: 0,
+  malformedLots: 0,
 }

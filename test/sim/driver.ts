@@ -2,6 +2,7 @@
  * Sends the simulator's operations to a real stack (the origin over HTTP with edge-signed requests,
  * the WeChat sandbox's control routes) and reads the stack's state back for checkpoints.
  */
+import { sql } from 'drizzle-orm'
 import { control } from '../../sandbox/testing.ts'
 import type { ApiClient, ApiResponse } from '../harness/client.ts'
 import type { Stack } from '../harness/stack.ts'
@@ -243,6 +244,7 @@ export class Driver {
       orders: new Map(),
       refunds: new Map(),
       gifts: new Map(),
+      expires: [],
       startedAt: Date.now(),
       endedAt: 0,
     }
@@ -313,8 +315,31 @@ export class Driver {
       }
     }
     await pool(tasks, 8)
+    snap.expires = await this.expireRecords()
     snap.endedAt = Date.now()
     return snap
+  }
+
+  /** The stack's EXPIRE records of the simulator's users, read from the database (there is no API for all). */
+  private async expireRecords(): Promise<Snapshot['expires']> {
+    const userOf = new Map([...this.reg.users].map(([i, u]) => [Number(u.id), i]))
+    const [rows] = await this.stack.db.primary.execute(
+      sql`SELECT e.id, a.owner_id AS ownerId, -e.delta AS points, e.created_at AS createdAt
+          FROM ledger_entries e JOIN accounts a ON a.id = e.account_id
+          WHERE e.kind = 'EXPIRE' AND a.kind = 'USER' ORDER BY e.id`,
+    )
+    const out: Snapshot['expires'] = []
+    for (const r of rows as unknown as Array<{
+      id: number
+      ownerId: number
+      points: number
+      createdAt: Date
+    }>) {
+      const user = userOf.get(Number(r.ownerId))
+      if (user === undefined) continue
+      out.push({ id: Number(r.id), user, points: Number(r.points), atMs: new Date(r.createdAt).getTime() })
+    }
+    return out
   }
 
   /**
@@ -354,6 +379,7 @@ function sameSnapshot(a: Snapshot, b: Snapshot): boolean {
       [...s.orders.entries()].sort(),
       [...s.refunds.entries()].sort(),
       [...s.gifts.entries()].sort(),
+      s.expires.length,
     ])
   return flat(a) === flat(b)
 }

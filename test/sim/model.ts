@@ -82,7 +82,11 @@ export interface IdemE {
   status: number
   body: string
 }
-export type Entity = UserE | MerchantE | OrderE | RefundE | GiftE | DailyE | IdemE
+/** An EXPIRE record the stack wrote (API.md §14), once the model has taken it into account. */
+export interface ExpireE {
+  k: 'expire'
+}
+export type Entity = UserE | MerchantE | OrderE | RefundE | GiftE | DailyE | IdemE | ExpireE
 
 export const uKey = (i: number) => `user:${i}`
 export const mKey = (i: number) => `merchant:${i}`
@@ -91,6 +95,7 @@ export const rKey = (n: number) => `refund:${n}`
 export const gKey = (n: number) => `gift:${n}`
 export const dKey = (u: number, m: number) => `daily:${u}:${m}`
 export const iKey = (actor: string, key: string) => `idem:${actor}:${key}`
+export const eKey = (entryId: number) => `expire:${entryId}`
 export const kindOf = (key: string) => key.slice(0, key.indexOf(':'))
 export const numOf = (key: string) => Number(key.slice(key.indexOf(':') + 1))
 

@@ -11,8 +11,10 @@ import { HOLDS, invariants, type Stack, startStack } from '../harness/stack.ts'
 import { checkBatch } from './checker.ts'
 import { Driver, newRegistry, openidOf, pool, resolvable } from './driver.ts'
 import { Generator, Rng, randomRule } from './generator.ts'
+import { checkLotRules, expiringLots } from './lots.ts'
 import {
   type GiftE,
+  kindOf,
   Model,
   mKey,
   type OrderE,
@@ -39,7 +41,13 @@ export interface SimOptions {
 }
 
 /** Stack settings the simulation is written for; startSimStack applies them. */
-export const SIM_ENV = { GIFT_TTL_SECONDS: '3', ORDER_TTL_SECONDS: '20', JOB_INTERVAL_MS: '200' }
+export const SIM_ENV = {
+  GIFT_TTL_SECONDS: '3',
+  ORDER_TTL_SECONDS: '20',
+  JOB_INTERVAL_MS: '200',
+  // Points expire within a run, so expiry races every other operation (API.md §14).
+  POINTS_TTL_SECONDS: '5',
+}
 
 export interface OpLog {
   version: 1
@@ -204,6 +212,8 @@ class Session {
     t.invariants += Date.now() - t0
     if (JSON.stringify(inv) !== JSON.stringify(HOLDS))
       this.fail(phase, 'invariants', `ledger invariants broken: ${JSON.stringify(inv)}`)
+    const lotProblems = await checkLotRules(this.stack, Number(SIM_ENV.JOB_INTERVAL_MS), snap.startedAt)
+    if (lotProblems.length) this.fail(phase, 'invariants', `lot rules broken: ${lotProblems.join('; ')}`)
     this.stats.batches++
   }
 
@@ -222,12 +232,14 @@ class Session {
       })
       // Pending gifts must have expired and been returned, so nothing moves after the final read.
       const gifts = this.model.gifts.filter((k) => this.model.get<GiftE>(k)!.status === 'PENDING')
-      if (!lost.length && !refunds.length && !gifts.length) return
+      // Likewise every lot must have expired (the TTL is short), so no EXPIRE comes after it.
+      const lots = await expiringLots(this.stack)
+      if (!lost.length && !refunds.length && !gifts.length && !lots) return
       if (Date.now() > until)
         this.fail(
           'settle',
           'liveness',
-          `still open after ${deadlineMs} ms: ${[...lost, ...refunds, ...gifts].join(', ')}`,
+          `still open after ${deadlineMs} ms: ${[...lost, ...refunds, ...gifts].join(', ')}${lots ? ` and ${lots} lots` : ''}`,
         )
       await new Promise((r) => setTimeout(r, 1000))
       await this.runBatch(
@@ -274,7 +286,10 @@ class Session {
     }
     if (problems.length) this.fail('final', 'records', problems.join('\n'))
     const pending = this.model.orders.filter((k) => this.model.get<OrderE>(k)!.status === 'PENDING').length
-    this.log(`final check passed (${pending} orders still PENDING and unpaid, as the model says)`)
+    const expired = [...this.model.state.keys()].filter((k) => kindOf(k) === 'expire').length
+    this.log(
+      `final check passed (${pending} orders still PENDING and unpaid, as the model says; ${expired} EXPIRE records)`,
+    )
   }
 }
 
