@@ -102,7 +102,12 @@ describe('account deletion', () => {
 
     const again = await api.login(openid)
     expect(again.user.id).not.toBe(me.user.id)
-    expect(await balance(again.token)).toEqual({ balance: 0, heldInGifts: 0, totalEarned: 0 })
+    expect(await balance(again.token)).toEqual({
+      balance: 0,
+      heldInGifts: 0,
+      totalEarned: 0,
+      expiringSoon: null,
+    })
     expect((await api.get('/api/me', { token: again.token })).body).toMatchObject({
       nickname: '',
       avatarUrl: '',

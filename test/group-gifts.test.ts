@@ -105,7 +105,12 @@ describe('group gifts', () => {
     expect(view.body).toMatchObject({ status: 'CLAIMED', count: 3, claimedCount: 3, remainingPoints: 0 })
     expect(view.body.claims.map((x: { points: number }) => x.points)).toEqual([4, 4, 3])
     expect(view.body.claims[0]).toMatchObject({ nickname: 'Ann', claimedAt: expect.any(String) })
-    expect(await balance(sender.token)).toEqual({ balance: 89, heldInGifts: 0, totalEarned: 100 })
+    expect(await balance(sender.token)).toEqual({
+      balance: 89,
+      heldInGifts: 0,
+      totalEarned: 100,
+      expiringSoon: null,
+    })
     const cancel = await api.post(`/api/points/gifts/${created.body.id}/cancel`, undefined, {
       token: sender.token,
     })
@@ -170,7 +175,12 @@ describe('group gifts', () => {
       balanceAfter: 75,
       refId: created.body.id,
     })
-    expect(await balance(sender.token)).toEqual({ balance: 75, heldInGifts: 0, totalEarned: 100 })
+    expect(await balance(sender.token)).toEqual({
+      balance: 75,
+      heldInGifts: 0,
+      totalEarned: 100,
+      expiringSoon: null,
+    })
     expect(await balance(a!.token)).toMatchObject({ balance: 25 })
   })
 
@@ -188,7 +198,12 @@ describe('group gifts', () => {
     expect(late.status).toBe(410)
     const view = await api.get(`/api/points/gifts/${created.body.code}`, { token: b!.token })
     expect(view.body).toMatchObject({ status: 'EXPIRED', claimedCount: 1, remainingPoints: 0 })
-    expect(await balance(sender.token)).toEqual({ balance: 60 - got, heldInGifts: 0, totalEarned: 60 })
+    expect(await balance(sender.token)).toEqual({
+      balance: 60 - got,
+      heldInGifts: 0,
+      totalEarned: 60,
+      expiringSoon: null,
+    })
     const records = (await api.get('/api/points/records', { token: sender.token })).body.items
     expect(records[0]).toMatchObject({ kind: 'GIFT_RETURN', delta: 60 - got })
   })
