@@ -49,4 +49,6 @@ export const merchantPageId = (path: string) => MERCHANT_PAGE.exec(path)?.[1]
 
 export const needsUser = (method: string, path: string) =>
   !isMerchantPage(method, path) &&
-  !PUBLIC_ROUTES.some((r) => (r.method === method || (r.method === 'GET' && method === 'HEAD')) && r.pattern.test(path))
+  !PUBLIC_ROUTES.some(
+    (r) => (r.method === method || (r.method === 'GET' && method === 'HEAD')) && r.pattern.test(path),
+  )

@@ -1,4 +1,5 @@
 import type { TestProject } from 'vitest/node'
+import { buildConsole } from '../../../ops/build-console.ts'
 import { startBridge } from '../../../ops/upstash-bridge.ts'
 import { startRedisServer } from './redis-server.ts'
 
@@ -11,6 +12,8 @@ declare module 'vitest' {
 
 /** One Redis and one Upstash bridge for the whole edge run; each test file starts its own edges. */
 export default async function setup(project: TestProject) {
+  // Both runtimes serve the console from dist/assets/, and wrangler wants the folder to exist.
+  await buildConsole()
   const redis = await startRedisServer()
   const token = `test-${crypto.randomUUID()}`
   const bridge = await startBridge({ port: 0, token, redisUrl: redis.url })
