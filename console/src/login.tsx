@@ -118,7 +118,7 @@ function DevApprove({ sessionId }: { sessionId: string }) {
     })
   }
   return (
-    <form class="dev" onSubmit={submit} aria-label="沙箱快捷登录">
+    <form class="dev" onSubmit={submit}>
       <h2>沙箱快捷登录（仅 npm run dev）</h2>
       <Field label="openid" name="openid" value={openid} onInput={setOpenid} required />
       <button type="submit" disabled={action.busy}>

@@ -21,7 +21,6 @@ export function UsersPage() {
       <p>冻结后该用户不能下单、赠送或领取积分，查询不受影响。</p>
       <form
         class="form"
-        aria-label="冻结或解冻用户"
         onSubmit={(e) => {
           e.preventDefault()
           setDone(undefined)
@@ -70,7 +69,6 @@ export function UsersPage() {
 export function AdjustmentsPage() {
   return (
     <PointsForm
-      title="积分调整"
       path="/api/admin/adjustments"
       submitLabel="提交调整"
       pointsLabel="积分（负数为扣减）"

@@ -43,7 +43,6 @@ export function ReconciliationsPage() {
     <>
       <form
         class="form"
-        aria-label="对账"
         onSubmit={(e) => {
           e.preventDefault()
           go('POST')

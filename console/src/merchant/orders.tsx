@@ -65,7 +65,6 @@ export function OrdersPage({ me }: { me: Me }) {
     <>
       <form
         class="filters"
-        aria-label="订单筛选"
         onSubmit={(e) => {
           e.preventDefault()
           setApplied({ ...filters })

@@ -32,7 +32,7 @@ const toText = (v: number | null | undefined) => (v === null || v === undefined 
 
 export function RulePage({ me }: { me: Me }) {
   const [fields, setFields] = useState<FieldDef[]>(FIELDS)
-  const [values, setValues] = useState<Record<string, string>>({})
+  const [values, setValues] = useState<Record<string, string> | null>(null)
   const [saved, setSaved] = useState(false)
   const [loadError, setLoadError] = useState<string>()
   const action = useAction()
@@ -55,7 +55,7 @@ export function RulePage({ me }: { me: Me }) {
     setSaved(false)
     const rule: Record<string, unknown> = {}
     for (const f of fields) {
-      const text = values[f.key] ?? ''
+      const text = values?.[f.key] ?? ''
       // Anything that is not an integer goes as typed, so the API's message says what is wrong.
       rule[f.key] = text.trim() === '' ? (f.nullable ? null : text) : (parseIntText(text) ?? text)
     }
@@ -66,9 +66,10 @@ export function RulePage({ me }: { me: Me }) {
     })
   }
   const keys = fields.map((f) => f.key)
+  // The form appears once the rule is loaded, so nothing typed is overwritten by the loaded values.
+  if (!values) return loadError ? <Alert message={loadError} /> : <p aria-live="polite">加载中…</p>
   return (
-    <form onSubmit={submit} aria-label="积分规则" class="form">
-      <Alert message={loadError} />
+    <form onSubmit={submit} class="form">
       <p>奖励积分 = floor(订单金额 ÷ 每档消费) × 每档积分，低于最低订单金额不奖励。</p>
       {fields.map((f) => (
         <Field

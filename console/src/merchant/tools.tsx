@@ -48,7 +48,6 @@ export function StaffPage({ me }: { me: Me }) {
     <>
       <form
         class="form"
-        aria-labelledby="invite-title"
         onSubmit={(e) => {
           e.preventDefault()
           setInvited(undefined)
@@ -76,7 +75,6 @@ export function StaffPage({ me }: { me: Me }) {
       </form>
       <form
         class="form"
-        aria-labelledby="remove-title"
         onSubmit={(e) => {
           e.preventDefault()
           setRemoved(undefined)
@@ -99,7 +97,6 @@ export function StaffPage({ me }: { me: Me }) {
 }
 
 export function PointsForm(p: {
-  title: string
   path: string
   submitLabel: string
   pointsLabel: string
@@ -115,7 +112,6 @@ export function PointsForm(p: {
   return (
     <form
       class="form"
-      aria-label={p.title}
       onSubmit={(e) => {
         e.preventDefault()
         setDone(undefined)
@@ -164,7 +160,6 @@ export function GrantsPage({ me }: { me: Me }) {
   if (!me.roles.includes('merchant_owner')) return <p>只有商户主可以赠送积分。</p>
   return (
     <PointsForm
-      title="赠送积分"
       path="/api/merchant/grants"
       submitLabel="赠送"
       pointsLabel="积分"
