@@ -13,14 +13,8 @@ import { DashboardPage } from './merchant/dashboard.tsx'
 import { OrdersPage } from './merchant/orders.tsx'
 import { RulePage } from './merchant/rule.tsx'
 import { GrantsPage, QrCodePage, StaffPage } from './merchant/tools.tsx'
+import type { Me } from './types.ts'
 import { Alert, NetworkBanner } from './ui.tsx'
-
-export interface Me {
-  id: string
-  nickname: string
-  roles: string[]
-  merchantId: string | null
-}
 
 interface PageDef {
   path: string

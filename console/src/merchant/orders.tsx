@@ -1,22 +1,9 @@
 /** The merchant's orders with filters, each with its outTradeNo; owners refund from here. */
 import { useEffect, useState } from 'preact/hooks'
 import { api, describeError } from '../api.ts'
-import type { Me } from '../main.tsx'
+import type { Me, MerchantOrder } from '../types.ts'
 import { Alert, dayStartIso, nextDayStartIso, shanghaiTime, useAction, yuan } from '../ui.tsx'
 import { RefundDialog } from './refund-dialog.tsx'
-
-export interface MerchantOrder {
-  id: string
-  outTradeNo: string
-  userId: string
-  amountFen: number
-  status: string
-  pointsAwarded: number
-  pointsClawedBack: number
-  refundedFen: number
-  paidAt: string | null
-  createdAt: string
-}
 
 const STATUS_TEXT: Record<string, string> = {
   PENDING: '待支付',

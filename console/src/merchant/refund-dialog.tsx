@@ -5,6 +5,7 @@
  */
 import { useState } from 'preact/hooks'
 import { api } from '../api.ts'
+import type { MerchantOrder } from '../types.ts'
 import {
   Alert,
   Dialog,
@@ -16,7 +17,6 @@ import {
   useIdempotencyKey,
   yuan,
 } from '../ui.tsx'
-import type { MerchantOrder } from './orders.tsx'
 
 interface RefundView {
   id: string

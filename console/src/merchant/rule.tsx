@@ -4,7 +4,7 @@
  */
 import { useEffect, useState } from 'preact/hooks'
 import { api, describeError } from '../api.ts'
-import type { Me } from '../main.tsx'
+import type { Me } from '../types.ts'
 import { Alert, Field, fieldError, formError, parseIntText, useAction } from '../ui.tsx'
 
 type Rule = Record<string, number | null>

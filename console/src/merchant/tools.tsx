@@ -1,7 +1,7 @@
 /** The merchant's mini-program code, staff invitations and point grants. */
 import { useEffect, useState } from 'preact/hooks'
 import { api, describeError } from '../api.ts'
-import type { Me } from '../main.tsx'
+import type { Me } from '../types.ts'
 import { Alert, Field, fieldError, formError, parseIntText, useAction, useIdempotencyKey } from '../ui.tsx'
 
 export function QrCodePage({ me }: { me: Me }) {
