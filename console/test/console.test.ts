@@ -40,12 +40,15 @@ beforeAll(async () => {
   api = edgeClient(edges.workerd.url)
 })
 afterAll(async () => {
-  // Console errors include CSP violations: the page must work under the headers the edge sends.
-  for (const p of pages) expect(p.errors).toEqual([])
-  await browser?.close()
-  await Promise.all(Object.values(edges).map((e) => e.close()))
-  if (stack) expect(await invariants(stack)).toEqual(HOLDS)
-  await real?.close()
+  try {
+    // Console errors include CSP violations: the page must work under the headers the edge sends.
+    expect(pages.flatMap((p) => p.errors)).toEqual([])
+    if (stack) expect(await invariants(stack)).toEqual(HOLDS)
+  } finally {
+    await browser?.close()
+    await Promise.all(Object.values(edges).map((e) => e.close()))
+    await real?.close()
+  }
 })
 
 async function newPage() {
