@@ -1,8 +1,9 @@
+import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { control } from '../sandbox/testing.ts'
 import { type ApiClient, apiClient } from './harness/client.ts'
 import { activeMerchant, idemKey, uniqueOpenid } from './harness/fixtures.ts'
-import { HOLDS, invariants, type Stack, startStack } from './harness/stack.ts'
+import { HOLDS, invariants, REDIS_URL, type Stack, startStack } from './harness/stack.ts'
 
 let stack: Stack
 let api: ApiClient
@@ -82,6 +83,28 @@ describe('console scan-to-login (API.md §17)', () => {
     const me = await api.get('/api/me', { token: handed.body.token })
     const winner = answers[0]!.status === 200 ? a : b
     expect(me.body.id).toBe(winner.user.id)
+  })
+
+  it('reports a session past its 120 s as EXPIRED and refuses to approve it', async () => {
+    const session = await openSession()
+    const redis = new Redis(REDIS_URL)
+    try {
+      // Stands in for two minutes passing: the session's deadline is what the scripts compare.
+      await redis.hset(`console:session:${session.id}`, 'expiresAt', String(Date.now() - 1))
+    } finally {
+      redis.disconnect()
+    }
+    expect((await api.get(`/api/console/sessions/${session.id}`)).body.status).toBe('EXPIRED')
+    const user = await api.login(uniqueOpenid('late'))
+    const late = await api.post(`/api/console/sessions/${session.id}/approve`, undefined, {
+      token: user.token,
+    })
+    expect(late.status).toBe(409)
+    expect(late.body.error.code).toBe('INVALID_STATE')
+    expect((await api.get(`/api/console/sessions/${session.id}`)).body).toEqual({
+      status: 'EXPIRED',
+      expiresAt: expect.any(String),
+    })
   })
 
   it('answers 404 for unknown and malformed session ids', async () => {
