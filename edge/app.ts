@@ -5,6 +5,7 @@ import { identifyUser, requireUser } from './auth.ts'
 import { readBody } from './body.ts'
 import { type CacheStats, prefetchPageVersion, publicCache } from './cache/middleware.ts'
 import { canonicalPath } from './canonical-path.ts'
+import { consoleFile, devLoginFlag } from './console.ts'
 import { errorResponse } from './error-response.ts'
 import { metricsEndpoint } from './observability/metrics-endpoint.ts'
 import { observe } from './observability/middleware.ts'
@@ -52,6 +53,12 @@ export function createEdgeApp(deps: EdgeDeps) {
 
   const metrics = deps.observability?.metrics
   if (metrics && config.METRICS_TOKEN) app.get('/metrics', metricsEndpoint(metrics, config.METRICS_TOKEN))
+
+  if (deps.consoleFiles) {
+    app.get('/console', (c) => c.redirect('/console/', 301))
+    app.get('/console/dev-login.json', devLoginFlag(config.CONSOLE_DEV_LOGIN === 'true'))
+    app.on(['GET', 'HEAD'], '/console/*', consoleFile(deps.consoleFiles))
+  }
 
   for (const path of CALLBACK_PATHS) app.post(path, body, forwardToOrigin(deps, { signed: false }))
   app.on(['GET', 'HEAD'], [...DOC_PATHS], body, signed)

@@ -38,6 +38,8 @@ const schema = z.object({
   TRUST_CF_CONNECTING_IP: z._default(z.enum(['true', 'false'], { error: 'must be true or false' }), 'false'),
   // Deno only (workerd's address is wrangler's business): 127.0.0.1 keeps a dev edge off the network.
   EDGE_HOST: z._default(z.string().check(z.minLength(1)), '0.0.0.0'),
+  // `npm run dev` only: the console's login page offers "approve as <openid>" (sandbox logins).
+  CONSOLE_DEV_LOGIN: z._default(z.enum(['true', 'false'], { error: 'must be true or false' }), 'false'),
   // Deno only: the bearer Prometheus sends to GET /metrics; unset, the edge serves no /metrics.
   METRICS_TOKEN: z.optional(z.string()),
 })

@@ -1,6 +1,7 @@
 /** Deno entry: `deno run --allow-net --allow-env --allow-read edge/deno.ts`. */
 import { createEdgeApp } from './app.ts'
 import { ConfigError, parseConfig } from './config.ts'
+import { denoConsoleFiles } from './console-files-deno.ts'
 import { EdgeMetrics } from './observability/metrics.ts'
 import { runtimeDeps } from './runtime-deps.ts'
 
@@ -39,6 +40,7 @@ const app = createEdgeApp({
       ? (req.headers.get('cf-connecting-ip') ?? undefined)
       : (env as ConnInfo | undefined)?.remoteAddr.hostname,
   ),
+  consoleFiles: denoConsoleFiles,
   // One long-lived process: its counters are worth scraping (GET /metrics with METRICS_TOKEN).
   observability: { metrics: new EdgeMetrics() },
 })

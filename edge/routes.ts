@@ -23,12 +23,21 @@ export const CALLBACK_PATHS = pathsOf('wechat')
 export const DOC_PATHS = pathsOf('docs')
 
 export const LOGIN_PATH = operation('login').path
+/** Opening a console login session asks WeChat for a code: limited per IP as login is. */
+const CONSOLE_SESSION_PATH = operation('createConsoleSession').path
 
 const MERCHANT_PAGE = patternOf(operation('getMerchantPage').path)
 
+/** Routes the origin declares without security (login, merchant pages, console login sessions). */
+const PUBLIC_ROUTES = ROUTE_TABLE.filter((r) => r.access === 'public').map((r) => ({
+  method: r.method,
+  pattern: patternOf(r.path),
+}))
+
 const isRead = (method: string) => method === 'GET' || method === 'HEAD'
 
-export const isLogin = (method: string, path: string) => method === 'POST' && path === LOGIN_PATH
+export const isLogin = (method: string, path: string) =>
+  method === 'POST' && (path === LOGIN_PATH || path === CONSOLE_SESSION_PATH)
 
 export const isWrite = (method: string) => !isRead(method)
 
@@ -39,4 +48,7 @@ export const isMerchantPage = (method: string, path: string) => isRead(method) &
 export const merchantPageId = (path: string) => MERCHANT_PAGE.exec(path)?.[1]
 
 export const needsUser = (method: string, path: string) =>
-  !isLogin(method, path) && !isMerchantPage(method, path)
+  !isMerchantPage(method, path) &&
+  !PUBLIC_ROUTES.some(
+    (r) => (r.method === method || (r.method === 'GET' && method === 'HEAD')) && r.pattern.test(path),
+  )

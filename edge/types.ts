@@ -1,6 +1,7 @@
 import type { CacheStore } from './cache/store.ts'
 import type { RequestTarget } from './canonical-path.ts'
 import type { EdgeConfig } from './config.ts'
+import type { ConsoleFiles } from './console.ts'
 import type { EdgeObservability } from './observability/middleware.ts'
 import type { RateLimiter } from './rate-limit/limiter.ts'
 
@@ -22,6 +23,8 @@ export interface EdgeDeps {
   now: () => number
   /** The runtime decides where the caller's address comes from (CF-Connecting-IP, the socket, …). */
   clientIp: (request: Request, env: object | undefined) => string | undefined
+  /** The web console's files (edge/console.ts); without them the edge serves no console. */
+  consoleFiles?: ConsoleFiles
   /** Per-request log line and counters (edge/observability); the JSON log alone when absent. */
   observability?: EdgeObservability
 }

@@ -29,6 +29,10 @@ export default {
           ...runtimeDeps(config, (req) =>
             trusted ? (req.headers.get('cf-connecting-ip') ?? undefined) : undefined,
           ),
+          // wrangler.toml [assets] with run_worker_first: the files come through here, after the limits.
+          consoleFiles: (req, bindings) =>
+            (bindings as { ASSETS?: { fetch: typeof fetch } }).ASSETS?.fetch(req) ??
+            Promise.resolve(new Response(null, { status: 404 })),
           // Isolates come and go and cannot be scraped: counters go to Analytics Engine instead.
           observability: { sinks: [AnalyticsEngineSink.fromBindings(env)].filter((s) => s !== undefined) },
         })

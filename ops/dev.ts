@@ -118,5 +118,10 @@ run('edge', ['--import', 'tsx', 'ops/start-edge.ts'], {
   EDGE_SIGNING_KEY_ID: edgeKeyId,
   EDGE_SIGNING_SECRET: edgeSecret,
   EDGE_PORT,
+  // The sandbox accepts any "code-<openid>", so the console may offer "approve as <openid>".
+  CONSOLE_DEV_LOGIN: 'true',
 })
 log(`edge on http://127.0.0.1:${EDGE_PORT} — the mini-program talks to this one`)
+log(
+  `console on http://127.0.0.1:${EDGE_PORT}/console/ (approve as "admin" to operate, or a merchant owner's openid)`,
+)

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError, type EdgeConfig, parseConfig } from '../edge/config.ts'
+import { buildConsole } from './build-console.ts'
 import { type Bridge, startBridge } from './upstash-bridge.ts'
 
 type Runtime = 'workerd' | 'deno'
@@ -91,6 +92,8 @@ async function main() {
     process.exit(1)
   }
 
+  // Both runtimes serve the console from dist/assets/ (wrangler.toml [assets]).
+  await buildConsole()
   const dir = mkdtempSync(join(tmpdir(), 'start-edge-'))
   const child = spawnRuntime(runtime, config, env, dir)
   let stopping = false

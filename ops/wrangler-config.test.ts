@@ -73,6 +73,21 @@ describe('wrangler.toml', () => {
     }
   })
 
+  it.each([undefined, ...DEPLOYED])(
+    'serves the console through the worker for %s (limits and headers apply)',
+    (env) => {
+      const config = read(env)
+      expect(config.assets?.directory).toMatch(/dist\/assets$/)
+      expect(config.assets?.binding).toBe('ASSETS')
+      expect(config.assets?.run_worker_first).toBe(true)
+      if (env && env !== 'test') {
+        const host = env === 'production' ? 'api.points.example.com' : 'api.staging.points.example.com'
+        for (const path of ['/console/', '/console/app.js', '/api/console/sessions'])
+          expect(patterns(config).some((r) => routeMatches(r, `${host}${path}`))).toBe(true)
+      }
+    },
+  )
+
   it.each([undefined, ...DEPLOYED])('turns on Workers Logs and source maps for %s', (env) => {
     const config = read(env)
     expect(config.observability?.enabled).toBe(true)

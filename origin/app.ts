@@ -11,6 +11,7 @@ import { requestContext } from './http/request-context.ts'
 import { jsonOnly } from './http/validate.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { authRoutes } from './routes/auth.ts'
+import { consoleRoutes } from './routes/console.ts'
 import { docsRoutes } from './routes/docs.ts'
 import { meRoutes } from './routes/me.ts'
 import { merchantConsoleRoutes } from './routes/merchant-console.ts'
@@ -56,6 +57,7 @@ export function createOriginApp(deps: OriginDeps, serving: ServingState = {}) {
     docsRoutes(() => describeApi(app)),
   )
   app.route('/api/auth', authRoutes(deps))
+  app.route('/api/console', consoleRoutes(deps))
   app.route('/api/me', meRoutes(deps))
   app.route('/api/merchants', merchantRoutes(deps))
   app.route('/api/points', pointsRoutes(deps))

@@ -88,6 +88,24 @@ export const ROUTE_TABLE: readonly RouteEntry[] = [
     access: 'public',
   },
   {
+    method: 'POST',
+    path: '/api/console/sessions',
+    operationId: 'createConsoleSession',
+    access: 'public',
+  },
+  {
+    method: 'GET',
+    path: '/api/console/sessions/{id}',
+    operationId: 'getConsoleSession',
+    access: 'public',
+  },
+  {
+    method: 'POST',
+    path: '/api/console/sessions/{id}/approve',
+    operationId: 'approveConsoleSession',
+    access: 'user',
+  },
+  {
     method: 'GET',
     path: '/api/me',
     operationId: 'getMe',
@@ -187,6 +205,12 @@ export const ROUTE_TABLE: readonly RouteEntry[] = [
     method: 'GET',
     path: '/api/merchant/stats',
     operationId: 'merchantStats',
+    access: 'user',
+  },
+  {
+    method: 'GET',
+    path: '/api/merchant/stats/daily',
+    operationId: 'merchantDailyStats',
     access: 'user',
   },
   {

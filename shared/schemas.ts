@@ -411,3 +411,39 @@ export const PlatformStats = z.object({
   paidFen: z.number(),
   refundedFen: z.number(),
 })
+
+/** Up to about a quarter of Asia/Shanghai days, both ends included (API.md §17). */
+export const MAX_DAILY_STATS_DAYS = 92
+export const DailyStatsQuery = z
+  .object({ from: z.iso.date(), to: z.iso.date() })
+  .refine((q) => q.from <= q.to, { path: ['to'], message: 'must not be before from' })
+  .refine((q) => (Date.parse(q.to) - Date.parse(q.from)) / 86_400_000 < MAX_DAILY_STATS_DAYS, {
+    path: ['to'],
+    message: `the range may cover at most ${MAX_DAILY_STATS_DAYS} days`,
+  })
+export const DailyStats = z.object({
+  items: z.array(
+    z.object({
+      date: z.iso.date(),
+      orders: z.number(),
+      paidFen: z.number(),
+      refundedFen: z.number(),
+      pointsIssued: z.number(),
+      pointsClawedBack: z.number(),
+    }),
+  ),
+})
+
+export const CONSOLE_SESSION_STATUSES = ['PENDING', 'APPROVED', 'EXPIRED', 'USED'] as const
+export const ConsoleSessionId = z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'must be a session id')
+export const ConsoleSessionCreated = z.object({
+  id: ConsoleSessionId,
+  qrcode: z.string(),
+  expiresAt: isoTime,
+})
+export const ConsoleSessionState = z.object({
+  status: z.enum(CONSOLE_SESSION_STATUSES),
+  expiresAt: isoTime,
+  token: z.string().optional(),
+  tokenExpiresAt: isoTime.optional(),
+})

@@ -9,9 +9,16 @@ import { type Identity, identityOf } from '../services/users.ts'
 import type { AppEnv, OriginDeps } from './context.ts'
 
 export const TOKEN_TTL_SECONDS = 2 * 3600
+/** A console login (API.md §17) lasts a working day rather than a mini-program session. */
+export const CONSOLE_TOKEN_TTL_SECONDS = 8 * 3600
 
-export async function issueToken(secret: string, identity: Identity, nowSeconds: number) {
-  const exp = nowSeconds + TOKEN_TTL_SECONDS
+export async function issueToken(
+  secret: string,
+  identity: Identity,
+  nowSeconds: number,
+  ttlSeconds = TOKEN_TTL_SECONDS,
+) {
+  const exp = nowSeconds + ttlSeconds
   const token = await sign(
     {
       sub: String(identity.userId),

@@ -45,6 +45,9 @@ export const Adjustment = named(S.Adjustment, 'Adjustment')
 export const PlatformStats = named(S.PlatformStats, 'PlatformStats')
 export const AuditEntryPage = named(S.page(S.AuditEntry), 'AuditEntryPage')
 export const ReconciliationReport = named(S.ReconciliationReport, 'ReconciliationReport')
+export const DailyStats = named(S.DailyStats, 'DailyStats')
+export const ConsoleSessionCreated = named(S.ConsoleSessionCreated, 'ConsoleSessionCreated')
+export const ConsoleSessionState = named(S.ConsoleSessionState, 'ConsoleSessionState')
 
 /** Path parameters. Malformed ids answer 404 (see validationHook), so the pattern is the contract. */
 export const IdParam = z.object({ id: z.string().regex(/^[1-9][0-9]{0,17}$/, 'must be an id') })

@@ -6,6 +6,7 @@ import { createRoute } from '@hono/zod-openapi'
 import { createMiddleware } from 'hono/factory'
 import { AppError } from '../../shared/errors.ts'
 import {
+  DailyStatsQuery,
   GrantRequest,
   MerchantOrdersQuery,
   RefundRequest,
@@ -19,6 +20,7 @@ import type { AppEnv, OriginDeps } from '../http/context.ts'
 import { idempotencyScope, idempotent, storedResponse } from '../http/idempotent.ts'
 import { router } from '../http/openapi.ts'
 import { grantPoints } from '../services/grants.ts'
+import { merchantDailyStats } from '../services/merchant-daily-stats.ts'
 import { bumpMerchantPageVersion } from '../services/merchant-page-version.ts'
 import { merchantQrCode } from '../services/merchant-qrcode.ts'
 import { merchantStats } from '../services/merchant-stats.ts'
@@ -30,6 +32,7 @@ import { requireUserExists } from '../services/users.ts'
 import {
   bearer,
   body,
+  DailyStats,
   errors,
   Grant,
   IdParam,
@@ -138,6 +141,16 @@ const stats = createRoute({
   summary: 'Orders, money and points over a range',
   request: { query: StatsQuery },
   responses: { 200: json(MerchantStats, 'Counts and sums'), ...errors(...USER_ERRORS) },
+})
+
+const dailyStats = createRoute({
+  ...staff,
+  method: 'get',
+  path: '/stats/daily',
+  operationId: 'merchantDailyStats',
+  summary: 'Orders, money and points per Asia/Shanghai day, oldest first',
+  request: { query: DailyStatsQuery },
+  responses: { 200: json(DailyStats, 'One item per day from `from` to `to`'), ...errors(...USER_ERRORS) },
 })
 
 const qrcode = createRoute({
@@ -254,6 +267,12 @@ export function merchantConsoleRoutes(deps: OriginDeps) {
     )
     .openapi(stats, async (c) =>
       c.json(await merchantStats(deps.db.read, c.get('identity').merchantId!, c.req.valid('query')), 200),
+    )
+    .openapi(dailyStats, async (c) =>
+      c.json(
+        await merchantDailyStats(deps.db.read, c.get('identity').merchantId!, c.req.valid('query')),
+        200,
+      ),
     )
     .openapi(qrcode, async (c) => {
       const image = await merchantQrCode(deps, c.get('identity').merchantId!)

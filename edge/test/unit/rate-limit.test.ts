@@ -1,8 +1,10 @@
 import { describe, expect, it, vi } from 'vitest'
+import { parseConfig } from '../../config.ts'
 import { FailoverRateLimiter } from '../../rate-limit/failover-limiter.ts'
 import type { RateLimiter, RateLimitRule } from '../../rate-limit/limiter.ts'
 import { MemoryRateLimiter } from '../../rate-limit/memory-limiter.ts'
-import { rateLimitHeaders } from '../../rate-limit/middleware.ts'
+import { rateLimitHeaders, rulesFor } from '../../rate-limit/middleware.ts'
+import { needsUser } from '../../routes.ts'
 
 const rule = (key: string, limit: number, windowS = 60): RateLimitRule => ({ key, limit, windowS })
 
@@ -73,5 +75,29 @@ describe('rateLimitHeaders', () => {
     })
     expect(refused['retry-after']).toBe('2')
     expect(refused['ratelimit-remaining']).toBe('0')
+  })
+})
+
+describe('rulesFor: console login sessions (API.md §17)', () => {
+  const config = parseConfig({
+    ORIGIN_URL: 'http://origin.test',
+    UPSTASH_REDIS_REST_URL: 'http://redis.test',
+    UPSTASH_REDIS_REST_TOKEN: 't',
+    JWT_SECRET: 'unit-secret',
+    EDGE_SIGNING_KEY_ID: 'k1',
+    EDGE_SIGNING_SECRET: 's',
+  })
+  const keys = (method: string, path: string) =>
+    rulesFor(method, path, '192.0.2.9', undefined, config).map((r) => r.key)
+
+  it('limits opening a session per IP as login is, and lets polls and opening through without a user', () => {
+    expect(keys('POST', '/api/console/sessions')).toEqual(['edge:rl:ip:192.0.2.9', 'edge:rl:login:192.0.2.9'])
+    expect(keys('GET', '/api/console/sessions/abc')).toEqual(['edge:rl:ip:192.0.2.9'])
+    expect(needsUser('POST', '/api/console/sessions')).toBe(false)
+    expect(needsUser('GET', '/api/console/sessions/abc')).toBe(false)
+    expect(needsUser('HEAD', '/api/console/sessions/abc')).toBe(false)
+    expect(needsUser('POST', '/api/console/sessions/abc/approve')).toBe(true)
+    expect(needsUser('DELETE', '/api/console/sessions/abc')).toBe(true)
+    expect(needsUser('GET', '/console/')).toBe(true)
   })
 })
