@@ -22,7 +22,8 @@ import {
 } from '../wechat/trade-bill.ts'
 import { recordAudit } from './audit.ts'
 import { shanghaiDay } from './award-rule.ts'
-import { applyPayment, type PaymentDeps } from './orders.ts'
+import { applyPayment } from './order-payment.ts'
+import type { PaymentDeps } from './payment-deps.ts'
 
 export type MismatchKind = 'MISSING_LOCAL' | 'MISSING_REMOTE' | 'AMOUNT' | 'STATE'
 export const MISMATCH_KINDS: MismatchKind[] = ['MISSING_LOCAL', 'MISSING_REMOTE', 'AMOUNT', 'STATE']
