@@ -43,6 +43,16 @@ export interface TransferRequest {
   refId?: string | null
   /** Claw-backs may take a user below zero (API.md §3); everything else must be covered. */
   allowNegative?: boolean
+  /**
+   * For a credit to a USER account: take the lots from the earlier debit transfer with this
+   * business key instead of forming a fresh lot. Same user as that debit: the lots it took are
+   * restored (GIFT_RETURN, REDEEM_RETURN). Another user: new lots with the same expiries
+   * (GIFT_RECEIVE), so gifting never extends a point's life. Earliest expiry first, never more
+   * than that debit took and has not already passed on; may be called several times for parts of
+   * it (group-gift shares, pro-rata refund returns). Without it, a USER credit first pays off any
+   * debt (negative balance) and forms a new lot expiring POINTS_TTL_SECONDS after `now`.
+   */
+  lotsFrom?: string
   now: Date
 }
 

@@ -33,7 +33,7 @@ export const ruleOfOrder = (
 /** The award for a paid order: the snapshotted rule, then what today's cap still allows. */
 async function awardFor(tx: Tx, order: OrderRow, paidAt: Date): Promise<number> {
   const rule = ruleOfOrder(order)
-  const points = pointsForOrder(rule, order.amountFen)
+  const points = pointsForOrder(rule, order.payableFen)
   // Every award is counted, capped or not: a cap set later in the day still sees what was earned
   // earlier that day (API.md §3: what is left of the cap for that user at that merchant that day).
   if (points === 0) return 0
@@ -93,7 +93,7 @@ async function award(deps: PaymentDeps, tx: Tx, order: OrderRow, paidAt: Date, n
 }
 
 type Applied =
-  | { outcome: 'paid'; awarded: number }
+  | { outcome: 'paid'; awarded: number; retaken: number }
   | { outcome: 'already_paid' }
   | { outcome: 'rejected'; why: 'no such order' | 'amount' | 'sub_mchid' }
 
@@ -121,7 +121,7 @@ export async function applyPayment(
     if (!order) return { outcome: 'rejected', why: 'no such order' }
     // A direct order must not be settled by a partner answer, nor one sub-merchant's by another's.
     if ((order.subMchid ?? undefined) !== txn.subMchid) return { outcome: 'rejected', why: 'sub_mchid' }
-    if (txn.amountTotalFen !== order.amountFen) return { outcome: 'rejected', why: 'amount' }
+    if (txn.amountTotalFen !== order.payableFen) return { outcome: 'rejected', why: 'amount' }
     if (!PAYABLE.includes(order.status)) return { outcome: 'already_paid' }
     const paidAt =
       txn.successTime && !Number.isNaN(Date.parse(txn.successTime)) ? new Date(txn.successTime) : new Date()
@@ -133,7 +133,7 @@ export async function applyPayment(
       paidAt,
       now,
     })
-    return { outcome: 'paid', awarded }
+    return { outcome: 'paid', awarded, retaken: order.redeemReturned }
   })
   if (applied.outcome === 'rejected') return mismatch(applied.why)
   if (applied.outcome === 'paid') {
@@ -144,6 +144,7 @@ export async function applyPayment(
       deps.metrics.pointsAwardSuccess.inc()
       deps.metrics.pointsMoved.inc({ kind: 'EARN' }, applied.awarded)
     }
+    if (applied.retaken > 0) deps.metrics.pointsMoved.inc({ kind: 'REDEEM' }, applied.retaken)
   }
   return applied.outcome
 }

@@ -11,6 +11,7 @@ import { orders } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
 import type { Tx } from '../db/client.ts'
 import type { OrderRow, OrderStatus } from './order-queries.ts'
+import { redeemReturnTotal, retakeRedeemedPoints, returnRedeemedPoints } from './redemption.ts'
 
 const NEXT: Record<OrderStatus, readonly OrderStatus[]> = {
   PENDING: ['PAID', 'CLOSED'],
@@ -46,12 +47,14 @@ export async function markPaid(
   paid: { pointsAwarded: number; transactionId: string | null; paidAt: Date; now: Date },
 ): Promise<void> {
   step(order, 'PAID')
+  await retakeRedeemedPoints(tx, order, paid.now)
   // The shipping upload (API.md §12) is due from now; the upload job picks it up.
   await tx
     .update(orders)
     .set({
       status: 'PAID',
       pointsAwarded: paid.pointsAwarded,
+      redeemReturned: 0,
       transactionId: paid.transactionId,
       paidAt: paid.paidAt,
       updatedAt: paid.now,
@@ -61,17 +64,25 @@ export async function markPaid(
     .where(eq(orders.id, order.id))
 }
 
-/** Closes an unpaid order; false (and nothing written) if it is no longer PENDING. */
-export async function closeUnpaid(tx: Tx, order: OrderRow, now: Date): Promise<boolean> {
+/**
+ * Closes an unpaid order and gives its redeemed points back; false (and nothing written) if it is
+ * no longer PENDING. Returns the points given back.
+ */
+export async function closeUnpaid(tx: Tx, order: OrderRow, now: Date): Promise<number | false> {
   if (order.status !== 'PENDING') return false
   step(order, 'CLOSED')
-  await tx.update(orders).set({ status: 'CLOSED', updatedAt: now }).where(eq(orders.id, order.id))
-  return true
+  const back = order.redeemPoints - order.redeemReturned
+  await returnRedeemedPoints(tx, order, back, `REDEEM_RETURN:${order.id}`, String(order.id), now)
+  await tx
+    .update(orders)
+    .set({ status: 'CLOSED', redeemReturned: order.redeemPoints, updatedAt: now })
+    .where(eq(orders.id, order.id))
+  return back
 }
 
-/** What may still be refunded: paid, less what is refunded or being refunded. */
-export const refundableFen = (o: Pick<OrderRow, 'amountFen' | 'refundedFen' | 'refundingFen'>) =>
-  o.amountFen - o.refundedFen - o.refundingFen
+/** What may still be refunded: what WeChat took, less what is refunded or being refunded. */
+export const refundableFen = (o: Pick<OrderRow, 'payableFen' | 'refundedFen' | 'refundingFen'>) =>
+  o.payableFen - o.refundedFen - o.refundingFen
 
 /** Holds a refund's amount against the order, so concurrent refunds can never exceed what was paid. */
 export async function holdRefund(tx: Tx, order: OrderRow, amountFen: number, now: Date): Promise<void> {
@@ -94,7 +105,7 @@ export async function holdRefund(tx: Tx, order: OrderRow, amountFen: number, now
 }
 
 function assertHeld(order: OrderRow, amountFen: number): void {
-  if (amountFen > order.refundingFen || order.refundedFen + amountFen > order.amountFen)
+  if (amountFen > order.refundingFen || order.refundedFen + amountFen > order.payableFen)
     throw new Error(`order ${order.id}: a refund of ${amountFen} fen was never held against it`)
 }
 
@@ -108,27 +119,32 @@ export async function releaseRefund(tx: Tx, order: OrderRow, amountFen: number, 
 }
 
 /**
- * A refund that succeeded: the held amount becomes refunded, the bounds checked again, and the
- * order's claw-back total recorded. Returns the refunded total.
+ * A refund that succeeded: the held amount becomes refunded, the bounds checked again, the
+ * order's claw-back total recorded and its share of the redeemed points given back. Returns the
+ * points given back.
  */
 export async function settleRefund(
   tx: Tx,
   order: OrderRow,
-  refund: { amountFen: number; pointsClawedBackTotal: number; now: Date },
+  refund: { id: number; amountFen: number; pointsClawedBackTotal: number; now: Date },
 ): Promise<number> {
   assertHeld(order, refund.amountFen)
   const refundedFen = order.refundedFen + refund.amountFen
-  const status = refundedFen === order.amountFen ? 'REFUNDED' : 'PARTIALLY_REFUNDED'
+  const status = refundedFen === order.payableFen ? 'REFUNDED' : 'PARTIALLY_REFUNDED'
   step(order, status)
+  const returned = redeemReturnTotal(order.redeemPoints, refundedFen, order.payableFen)
+  const back = returned - order.redeemReturned
+  await returnRedeemedPoints(tx, order, back, `REDEEM_RETURN:R${refund.id}`, String(order.id), refund.now)
   await tx
     .update(orders)
     .set({
       refundedFen,
       refundingFen: order.refundingFen - refund.amountFen,
       pointsClawedBack: refund.pointsClawedBackTotal,
+      redeemReturned: returned,
       status,
       updatedAt: refund.now,
     })
     .where(eq(orders.id, order.id))
-  return refundedFen
+  return back
 }

@@ -3,7 +3,7 @@
  * late payment, and the job that settles or closes orders whose notification never came.
  */
 import { randomBytes } from 'node:crypto'
-import { and, eq, isNull, lt, or } from 'drizzle-orm'
+import { and, eq, isNull, lt, lte, or } from 'drizzle-orm'
 import { orders, users } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
 import { runTx, type Tx } from '../db/client.ts'
@@ -16,6 +16,7 @@ import { applyPayment, ruleOfOrder } from './order-payment.ts'
 import type { OrderRow } from './order-queries.ts'
 import { closeUnpaid, lockOrder } from './order-state.ts'
 import type { PaymentDeps } from './payment-deps.ts'
+import { holdRedeemedPoints, redemptionFor } from './redemption.ts'
 
 /** 6..32 of [A-Za-z0-9_-] (WECHAT.md §2.2); time-ordered, so WeChat's bills sort sensibly. */
 function newOutTradeNo(now: Date): string {
@@ -45,7 +46,7 @@ function providerError(err: unknown): never {
 async function insertOrder(
   tx: Tx,
   deps: PaymentDeps,
-  input: { userId: number; merchantId: number; amountFen: number; now: Date },
+  input: { userId: number; merchantId: number; amountFen: number; redeemPoints?: number; now: Date },
 ): Promise<number> {
   const merchant = await findMerchant(tx, input.merchantId)
   if (!merchant) throw new AppError('NOT_FOUND', 'merchant not found', { field: 'merchantId' })
@@ -55,11 +56,13 @@ async function insertOrder(
   // Partner mode pays the merchant's own sub-merchant account; without one there is nowhere to pay.
   if (partner && !merchant.subMchid)
     throw new AppError('MERCHANT_NOT_PAYABLE', 'merchant has no WeChat Pay sub-merchant account yet')
+  const redemption = redemptionFor(merchant, input.amountFen, input.redeemPoints)
   const [res] = await tx.insert(orders).values({
     outTradeNo: newOutTradeNo(input.now),
     userId: input.userId,
     merchantId: merchant.id,
     amountFen: input.amountFen,
+    ...redemption,
     status: 'PENDING',
     ruleEarnPoints: merchant.earnPoints,
     rulePerFen: merchant.perFen,
@@ -71,8 +74,13 @@ async function insertOrder(
     createdAt: input.now,
     updatedAt: input.now,
   })
+  const order = { id: res.insertId, userId: input.userId, merchantId: merchant.id }
+  await holdRedeemedPoints(tx, { ...order, redeemPoints: redemption.redeemPoints }, input.now)
   return res.insertId
 }
+
+/** WeChat refuses a time_expire less than a minute ahead; two after creation leaves room for a retry. */
+const MIN_PREPAY_WINDOW_MS = 2 * 60_000
 
 /** Prepay is idempotent at WeChat for identical parameters, so a retry may call it again safely. */
 async function ensurePrepay(deps: PaymentDeps, order: OrderRow): Promise<string> {
@@ -85,10 +93,13 @@ async function ensurePrepay(deps: PaymentDeps, order: OrderRow): Promise<string>
     .prepay({
       outTradeNo: order.outTradeNo,
       description: billDescription(merchant?.name ?? ''),
-      amountFen: order.amountFen,
+      amountFen: order.payableFen,
       payerOpenid: payer!.openid,
       notifyUrl: `${deps.config.PUBLIC_BASE_URL}/api/payment/callback`,
-      timeExpire: order.expiresAt,
+      // WeChat may keep the order open longer than we do: the close job closes it there first.
+      timeExpire: new Date(
+        Math.max(order.expiresAt.getTime(), order.createdAt.getTime() + MIN_PREPAY_WINDOW_MS),
+      ),
       attach: String(order.id),
       subMchid: order.subMchid ?? undefined,
     })
@@ -107,7 +118,10 @@ export function createdOrderView(o: OrderRow, payParams: RequestPaymentParams) {
     status: 'PENDING' as const,
     merchantId: String(o.merchantId),
     amountFen: o.amountFen,
-    expectedPoints: pointsForOrder(ruleOfOrder(o), o.amountFen),
+    redeemPoints: o.redeemPoints,
+    discountFen: o.discountFen,
+    payableFen: o.payableFen,
+    expectedPoints: pointsForOrder(ruleOfOrder(o), o.payableFen),
     expiresAt: o.expiresAt.toISOString(),
     payParams,
   }
@@ -126,7 +140,13 @@ async function loadOrder(deps: PaymentDeps, orderId: number): Promise<OrderRow> 
  */
 export async function createOrder(
   deps: PaymentDeps,
-  input: { userId: number; merchantId: number; amountFen: number; idempotency?: IdempotencyScope },
+  input: {
+    userId: number
+    merchantId: number
+    amountFen: number
+    redeemPoints?: number
+    idempotency?: IdempotencyScope
+  },
 ): Promise<StoredResponse & { replayed: boolean }> {
   const now = input.idempotency?.now ?? new Date()
   const started = await createOnce(deps.db.primary, input.idempotency, (tx) =>
@@ -141,6 +161,7 @@ export async function createOrder(
   order = { ...order, prepayId }
   const response = { status: 201, body: createdOrderView(order, deps.pay.requestPaymentParams(prepayId)) }
   deps.metrics.orders.inc({ status: 'PENDING' })
+  if (order.redeemPoints > 0) deps.metrics.pointsMoved.inc({ kind: 'REDEEM' }, order.redeemPoints)
   return finishOnce(deps.db.primary, input.idempotency, response)
 }
 
@@ -194,25 +215,34 @@ const RECONCILE_BATCH = 50
 /**
  * The job for orders whose notification is late or lost: ask WeChat; apply a payment; close an
  * expired unpaid order at WeChat first and then locally (so it cannot be paid after we close it).
+ * An expired order is taken at the next run (API.md §14: closed within 2 × JOB_INTERVAL_MS), not
+ * after the 30 s a live order waits between queries.
  */
 export async function reconcilePendingOrders(deps: PaymentDeps, now: Date): Promise<number> {
+  const expiredEveryMs = Math.min(RECONCILE_AFTER_MS, Math.ceil(deps.config.JOB_INTERVAL_MS / 2))
+  const queriedBefore = (ms: number) =>
+    or(isNull(orders.lastQueriedAt), lt(orders.lastQueriedAt, new Date(now.getTime() - ms)))
   const due = await deps.db.primary
-    .select({ id: orders.id })
+    .select({ id: orders.id, expiresAt: orders.expiresAt })
     .from(orders)
     .where(
       and(
         eq(orders.status, 'PENDING'),
-        lt(orders.createdAt, new Date(now.getTime() - RECONCILE_AFTER_MS)),
         or(
-          isNull(orders.lastQueriedAt),
-          lt(orders.lastQueriedAt, new Date(now.getTime() - RECONCILE_AFTER_MS)),
+          and(
+            lt(orders.createdAt, new Date(now.getTime() - RECONCILE_AFTER_MS)),
+            queriedBefore(RECONCILE_AFTER_MS),
+          ),
+          and(lte(orders.expiresAt, now), queriedBefore(expiredEveryMs)),
         ),
       ),
     )
+    .orderBy(orders.expiresAt)
     .limit(RECONCILE_BATCH)
   let settled = 0
-  for (const { id } of due) {
-    if (!(await claimQuery(deps, id, now, RECONCILE_AFTER_MS))) continue
+  for (const { id, expiresAt } of due) {
+    const everyMs = expiresAt.getTime() <= now.getTime() ? expiredEveryMs : RECONCILE_AFTER_MS
+    if (!(await claimQuery(deps, id, now, everyMs))) continue
     const order = await loadOrder(deps, id)
     try {
       if (await reconcileOne(deps, order, now)) settled++
@@ -242,6 +272,8 @@ async function reconcileOne(deps: PaymentDeps, order: OrderRow, now: Date): Prom
     const locked = await lockOrder(tx, { id: order.id })
     return locked ? closeUnpaid(tx, locked, now) : false
   })
-  if (closed) deps.metrics.orders.inc({ status: 'CLOSED' })
-  return closed
+  if (closed === false) return false
+  deps.metrics.orders.inc({ status: 'CLOSED' })
+  if (closed > 0) deps.metrics.pointsMoved.inc({ kind: 'REDEEM_RETURN' }, closed)
+  return true
 }

@@ -97,7 +97,7 @@ async function submitRefund(deps: PaymentDeps, refund: RefundRow): Promise<void>
       outRefundNo: refund.outRefundNo,
       reason: refund.reason,
       refundFen: refund.amountFen,
-      totalFen: order!.amountFen,
+      totalFen: order!.payableFen,
       notifyUrl: `${deps.config.PUBLIC_BASE_URL}/api/refund/callback`,
       subMchid: order!.subMchid ?? undefined,
     })
@@ -164,12 +164,12 @@ async function settleRefund(deps: PaymentDeps, refundId: number, result: Settlem
     if (result === 'CLOSED') {
       await releaseRefund(tx, order, refund.amountFen, now)
       await tx.update(refunds).set({ status: 'FAILED', updatedAt: now }).where(eq(refunds.id, refund.id))
-      return { clawed: 0 }
+      return { clawed: 0, returned: 0 }
     }
     const totalClawback = clawbackTotal(
       order.pointsAwarded,
       order.refundedFen + refund.amountFen,
-      order.amountFen,
+      order.payableFen,
     )
     const delta = totalClawback - order.pointsClawedBack
     if (delta > 0) {
@@ -186,7 +186,8 @@ async function settleRefund(deps: PaymentDeps, refundId: number, result: Settlem
       })
       if (!moved.applied) throw new Error(`refund ${refund.id}: clawed back twice while PROCESSING`)
     }
-    await settleOrderRefund(tx, order, {
+    const returned = await settleOrderRefund(tx, order, {
+      id: refund.id,
       amountFen: refund.amountFen,
       pointsClawedBackTotal: totalClawback,
       now,
@@ -195,11 +196,12 @@ async function settleRefund(deps: PaymentDeps, refundId: number, result: Settlem
       .update(refunds)
       .set({ status: 'SUCCESS', pointsClawedBack: delta, updatedAt: now })
       .where(eq(refunds.id, refund.id))
-    return { clawed: delta }
+    return { clawed: delta, returned }
   })
   if (!settled) return false
   deps.metrics.refunds.inc({ status: result === 'SUCCESS' ? 'SUCCESS' : 'FAILED' })
   if (settled.clawed > 0) deps.metrics.pointsMoved.inc({ kind: 'REFUND_CLAWBACK' }, settled.clawed)
+  if (settled.returned > 0) deps.metrics.pointsMoved.inc({ kind: 'REDEEM_RETURN' }, settled.returned)
   return true
 }
 
@@ -239,7 +241,7 @@ export async function applyRefundResult(
     if (answer.mchid === undefined || answer.subMchid !== order.subMchid) return reject('sub_mchid')
   }
   if (answer.subMchid !== undefined && answer.subMchid !== order.subMchid) return reject('sub_mchid')
-  if (answer.refundFen !== refund.amountFen || answer.totalFen !== order.amountFen) return reject('amount')
+  if (answer.refundFen !== refund.amountFen || answer.totalFen !== order.payableFen) return reject('amount')
   return (await settleRefund(deps, refund.id, result)) ? 'applied' : 'unchanged'
 }
 
