@@ -74,6 +74,9 @@ export const merchants = mysqlTable(
     minOrderFen: fen('min_order_fen').notNull(),
     maxPointsPerOrder: points('max_points_per_order'),
     dailyCapPerUser: points('daily_cap_per_user'),
+    /** Fen of discount per redeemed point (API.md §14); null: no redemption at this merchant. */
+    redeemFenPerPoint: fen('redeem_fen_per_point'),
+    redeemMaxPercent: int('redeem_max_percent').notNull().default(100),
     createdAt: utc('created_at').notNull(),
     updatedAt: utc('updated_at').notNull(),
     /** The merchant's WeChat Pay sub-merchant id (特约商户号); partner mode pays only into it. */
@@ -318,6 +321,12 @@ export const orders = mysqlTable(
     ruleMaxPointsPerOrder: points('rule_max_points_per_order'),
     ruleDailyCapPerUser: points('rule_daily_cap_per_user'),
     pointsAwarded: points('points_awarded').notNull().default(0),
+    /** Points redeemed at creation for `discountFen` off; WeChat is asked for `payableFen`. */
+    redeemPoints: points('redeem_points').notNull().default(0),
+    discountFen: fen('discount_fen').notNull().default(0),
+    payableFen: fen('payable_fen').notNull(),
+    /** Redeemed points given back so far, by a close or pro rata by refunds. */
+    redeemReturned: points('redeem_returned').notNull().default(0),
     refundedFen: fen('refunded_fen').notNull().default(0),
     /** Refunds accepted but not finished: counted against what may still be refunded. */
     refundingFen: fen('refunding_fen').notNull().default(0),

@@ -19,7 +19,7 @@ import { merchantRoutes } from './routes/merchants.ts'
 import { opsRoutes, type ServingState } from './routes/ops.ts'
 import { orderRoutes } from './routes/orders.ts'
 import { pointsRoutes } from './routes/points.ts'
-import { wechatCallbackRoutes } from './routes/wechat-callbacks.ts'
+import { wechatCallbackRoutes, wechatFail } from './routes/wechat-callbacks.ts'
 
 export const MAX_BODY_BYTES = 64 * 1024
 /** WeChat calls these directly: they carry WeChat's signature, never the edge's (API.md §5). */
@@ -34,10 +34,7 @@ export function createOriginApp(deps: OriginDeps, serving: ServingState = {}) {
     '/api/*',
     bodyLimit(MAX_BODY_BYTES, (c) => {
       if (WECHAT_CALLBACK_PATHS.includes(c.req.path)) {
-        return c.json(
-          { code: 'FAIL', message: `notification body is larger than ${MAX_BODY_BYTES} bytes` },
-          413,
-        )
+        return wechatFail(c, 413, `notification body is larger than ${MAX_BODY_BYTES} bytes`)
       }
       throw new AppError('PAYLOAD_TOO_LARGE', `request body is larger than ${MAX_BODY_BYTES} bytes`)
     }),

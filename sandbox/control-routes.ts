@@ -13,7 +13,12 @@ const deliverySchema = {
   deliver: z.boolean().optional(),
   duplicates: z.number().int().min(1).max(MAX_DUPLICATES).optional(),
 }
-const paySchema = z.object({ outTradeNo: z.string().min(1), ...deliverySchema })
+/** `amountFen`: what the shopper expects to pay; the sandbox refuses to pay a different amount. */
+const paySchema = z.object({
+  outTradeNo: z.string().min(1),
+  amountFen: z.number().int().min(1).optional(),
+  ...deliverySchema,
+})
 const completeSchema = z.object({ status: z.enum(['SUCCESS', 'CLOSED', 'ABNORMAL']), ...deliverySchema })
 const faultSchema = z.object({
   pathPrefix: z.string().startsWith('/'),
@@ -46,6 +51,9 @@ export function controlRoutes(ctx: SandboxContext): Hono {
     const order = store.orders.get(input.outTradeNo)
     if (!order) return c.json({ error: 'no such order' }, 404)
     if (order.tradeState === 'CLOSED') return c.json({ error: 'order is closed' }, 409)
+    if (input.amountFen !== undefined && input.amountFen !== order.amountTotalFen) {
+      return c.json({ error: `the order asks for ${order.amountTotalFen} fen, not ${input.amountFen}` }, 409)
+    }
     if (order.timeExpire && Date.parse(order.timeExpire) < Date.now() && order.tradeState === 'NOTPAY') {
       return c.json({ error: 'order expired (time_expire passed)' }, 409)
     }
@@ -70,6 +78,7 @@ export function controlRoutes(ctx: SandboxContext): Hono {
       transaction: transactionView(order),
       notifyUrl: order.notifyUrl,
       prepayId: order.prepayId,
+      timeExpire: order.timeExpire ?? null,
       deliveries: order.deliveries,
       refunds: store.refundsOf(order.outTradeNo).map(refundView),
     })

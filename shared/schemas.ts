@@ -96,6 +96,10 @@ export const Rule = z.object({
     .min(0)
     .max(MAX_GRANT_POINTS * 100)
     .nullable(),
+  /** API.md §14: fen off per redeemed point; null (the default) means no redemption here. */
+  redeemFenPerPoint: z.number().int().min(1).max(MAX_AMOUNT_FEN).nullable().default(null),
+  /** The largest share of an order's amount points may pay, in percent. */
+  redeemMaxPercent: z.number().int().min(1).max(100).default(100),
 })
 export type Rule = z.infer<typeof Rule>
 export const DEFAULT_RULE: Rule = {
@@ -104,6 +108,8 @@ export const DEFAULT_RULE: Rule = {
   minOrderFen: 0,
   maxPointsPerOrder: null,
   dailyCapPerUser: null,
+  redeemFenPerPoint: null,
+  redeemMaxPercent: 100,
 }
 
 export const MERCHANT_STATUSES = ['PENDING_REVIEW', 'ACTIVE', 'REJECTED', 'SUSPENDED'] as const
@@ -269,6 +275,8 @@ export const RefundRequest = z.object({
 export const CreateOrderRequest = z.object({
   merchantId: id,
   amountFen: z.number().int().min(1).max(MAX_AMOUNT_FEN),
+  /** Points to pay part of the amount with (API.md §14). */
+  redeemPoints: z.number().int().min(1).max(MAX_AMOUNT_FEN).optional(),
 })
 /** API.md §11: a WeChat Pay sub-merchant id (特约商户号) is 1..32 digits. */
 export const MerchantPaymentRequest = z.object({
@@ -339,6 +347,9 @@ export const CreatedOrder = z.object({
   status: z.literal('PENDING'),
   merchantId: id,
   amountFen: z.number(),
+  redeemPoints: z.number(),
+  discountFen: z.number(),
+  payableFen: z.number(),
   expectedPoints: z.number(),
   expiresAt: isoTime,
   payParams: PayParams,
@@ -348,6 +359,9 @@ export const Order = z.object({
   outTradeNo: z.string(),
   merchantId: id,
   amountFen: z.number(),
+  redeemPoints: z.number(),
+  discountFen: z.number(),
+  payableFen: z.number(),
   status: z.enum(ORDER_STATUSES),
   pointsAwarded: z.number(),
   refundedFen: z.number(),
@@ -376,6 +390,9 @@ export const MerchantStats = z.object({
   refundedFen: z.number(),
   pointsIssued: z.number(),
   pointsClawedBack: z.number(),
+  /** Redeemed points and their discount, net of what closes and refunds gave back. */
+  pointsRedeemed: z.number(),
+  discountFen: z.number(),
   customers: z.number(),
 })
 export const ErrorResponse = z.object({

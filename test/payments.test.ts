@@ -340,6 +340,8 @@ describe('refunds', () => {
       refundedFen: 1000,
       pointsIssued: 100,
       pointsClawedBack: 100,
+      pointsRedeemed: 0,
+      discountFen: 0,
       customers: 1,
     })
   })

@@ -1,7 +1,10 @@
 /** One JSON line per event on stdout. Callers pass fields, never whole requests, so tokens,
  * keys and bodies cannot slip into the log. */
-const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const
-export type LogLevel = keyof typeof LEVELS
+import type { Logger, LogLevel } from '../obs/logger.ts'
+
+export type { Logger, LogLevel }
+
+const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 }
 
 /** drizzle's error messages end in the bound parameters of the failed query, i.e. user input. */
 function withoutQueryParams(_key: string, value: unknown): unknown {
@@ -9,11 +12,6 @@ function withoutQueryParams(_key: string, value: unknown): unknown {
     ? value.slice(0, value.indexOf('\nparams:'))
     : value
 }
-
-export type Logger = Record<
-  Exclude<LogLevel, 'silent'>,
-  (msg: string, fields?: Record<string, unknown>) => void
->
 
 export function createLogger(
   level: LogLevel,

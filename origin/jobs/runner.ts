@@ -3,8 +3,8 @@
  * processes each job is safe because every item is claimed under its own row lock and re-checked.
  * stop() waits for a run in progress, so shutdown never cuts a job in half.
  */
-import type { Logger } from '../http/logger.ts'
-import type { Metrics } from '../http/metrics.ts'
+import type { Logger } from '../obs/logger.ts'
+import type { ServiceMetrics } from '../obs/metrics.ts'
 
 export interface Job {
   name: string
@@ -15,7 +15,7 @@ export interface JobRunner {
   stop(): Promise<void>
 }
 
-export function startJobs(jobs: Job[], intervalMs: number, log: Logger, metrics: Metrics): JobRunner {
+export function startJobs(jobs: Job[], intervalMs: number, log: Logger, metrics: ServiceMetrics): JobRunner {
   let stopping = false
   const inFlight = new Set<Promise<void>>()
   const timers = jobs.map((job) => {

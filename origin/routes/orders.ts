@@ -68,6 +68,7 @@ export function orderRoutes(deps: OriginDeps) {
         userId: c.get('userId'),
         merchantId: Number(input.merchantId),
         amountFen: input.amountFen,
+        redeemPoints: input.redeemPoints,
         idempotency: await idempotencyScope(c),
       })
       return storedResponse(c, result)

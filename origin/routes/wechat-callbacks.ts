@@ -8,20 +8,20 @@ import type { Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { AppEnv, OriginDeps } from '../http/context.ts'
 import { router } from '../http/openapi.ts'
-import { applyPayment } from '../services/orders.ts'
+import { applyPayment } from '../services/order-payment.ts'
 import { applyRefundResult } from '../services/refunds.ts'
 import { WechatNotificationError } from '../wechat/errors.ts'
 import type { PayNotification } from '../wechat/pay-notification.ts'
-import { ResourceShapeError, toRefund, toTransaction } from '../wechat/pay-resources.ts'
 import { json } from './components.ts'
 
-const REFUND_EVENTS = new Set(['REFUND.SUCCESS', 'REFUND.CLOSED', 'REFUND.ABNORMAL'])
-
-function fail(c: Context<AppEnv>, status: ContentfulStatusCode, message: string) {
-  return c.json({ code: 'FAIL', message }, status)
+/** WeChat's answer to a notification it should deliver again: `{"code":"FAIL","message":…}`. */
+export function wechatFail(c: Context, status: ContentfulStatusCode, message: string) {
+  return c.json({ code: 'FAIL' as const, message }, status)
 }
 
-function handler(deps: OriginDeps, handle: (n: PayNotification) => Promise<'ok' | 'rejected'>) {
+type Handled = 'ok' | 'rejected' | 'malformed'
+
+function handler(deps: OriginDeps, handle: (n: PayNotification) => Promise<Handled>) {
   return async (c: Context<AppEnv>) => {
     const raw = await c.req.text()
     let notification: PayNotification
@@ -30,28 +30,30 @@ function handler(deps: OriginDeps, handle: (n: PayNotification) => Promise<'ok' 
     } catch (err) {
       if (err instanceof WechatNotificationError) {
         deps.log.warn('notification refused', { reason: err.reason, requestId: c.get('requestId') })
-        return fail(c, 401, `notification refused: ${err.reason}`)
+        return wechatFail(c, 401, `notification refused: ${err.reason}`)
       }
       throw err
     }
     try {
-      return (await handle(notification)) === 'ok'
-        ? c.body(null, 204)
-        : fail(c, 400, 'notification does not match')
-    } catch (err) {
-      if (err instanceof ResourceShapeError) {
-        deps.log.warn('notification resource malformed', {
-          requestId: c.get('requestId'),
-          event: notification.eventType,
-        })
-        return fail(c, 400, 'notification resource is malformed')
+      switch (await handle(notification)) {
+        case 'ok':
+          return c.body(null, 204)
+        case 'rejected':
+          return wechatFail(c, 400, 'notification does not match')
+        case 'malformed':
+          deps.log.warn('notification resource malformed', {
+            requestId: c.get('requestId'),
+            event: notification.eventType,
+          })
+          return wechatFail(c, 400, 'notification resource is malformed')
       }
+    } catch (err) {
       deps.log.error('notification processing failed', {
         requestId: c.get('requestId'),
         event: notification.eventType,
         error: (err as Error).message,
       })
-      return fail(c, 500, 'processing failed; deliver again')
+      return wechatFail(c, 500, 'processing failed; deliver again')
     }
   }
 }
@@ -92,10 +94,18 @@ export function wechatCallbackRoutes(deps: OriginDeps) {
         'paymentNotification',
         'WeChat Pay payment notification (origin only, WeChat-signed)',
       ),
-      handler(deps, async (n) => {
-        if (n.eventType !== 'TRANSACTION.SUCCESS') return 'ok'
-        const outcome = await applyPayment(deps, toTransaction(n.resource), 'notification')
-        return outcome === 'rejected' ? 'rejected' : 'ok'
+      handler(deps, async ({ event }) => {
+        switch (event.kind) {
+          case 'transaction':
+            return (await applyPayment(deps, event.transaction, 'notification')) === 'rejected'
+              ? 'rejected'
+              : 'ok'
+          case 'malformed':
+            return event.of === 'transaction' ? 'malformed' : 'ok'
+          case 'refund':
+          case 'ignored':
+            return 'ok'
+        }
       }),
     )
     .openapi(
@@ -104,10 +114,18 @@ export function wechatCallbackRoutes(deps: OriginDeps) {
         'refundNotification',
         'WeChat Pay refund notification (origin only, WeChat-signed)',
       ),
-      handler(deps, async (n) => {
-        if (!REFUND_EVENTS.has(n.eventType)) return 'ok'
-        const outcome = await applyRefundResult(deps, toRefund(n.resource), 'notification')
-        return outcome === 'rejected' ? 'rejected' : 'ok'
+      handler(deps, async ({ event }) => {
+        switch (event.kind) {
+          case 'refund':
+            return (await applyRefundResult(deps, event.refund, 'notification')) === 'rejected'
+              ? 'rejected'
+              : 'ok'
+          case 'malformed':
+            return event.of === 'refund' ? 'malformed' : 'ok'
+          case 'transaction':
+          case 'ignored':
+            return 'ok'
+        }
       }),
     )
 }

@@ -14,7 +14,8 @@ import { type Db, type Numeric, runTx, selectRows, type Tx } from '../db/client.
 import { recordAudit } from './audit.ts'
 import { cancelPendingGiftsOf } from './gift-settlement.ts'
 import { PLATFORM, transfer, userAccount } from './ledger.ts'
-import { closeUnpaidOrder, type PaymentDeps } from './orders.ts'
+import { closeUnpaidOrder } from './orders.ts'
+import type { PaymentDeps } from './payment-deps.ts'
 
 /** An applicant or owner keeps the merchant's history tied to a person: they must hand it over first. */
 async function refuseMerchantOwner(db: Db | Tx, userId: number) {

@@ -6,7 +6,10 @@ import { MAX_GRANT_POINTS, type Rule } from '../../shared/schemas.ts'
 export const MAX_POINTS_PER_ORDER = MAX_GRANT_POINTS * 100
 
 /** Points for one order before the daily cap: floor(amount / perFen) × earnPoints, capped per order. */
-export function pointsForOrder(rule: Rule, amountFen: number): number {
+export function pointsForOrder(
+  rule: Pick<Rule, 'earnPoints' | 'perFen' | 'minOrderFen' | 'maxPointsPerOrder'>,
+  amountFen: number,
+): number {
   if (amountFen < rule.minOrderFen) return 0
   const points = Math.floor(amountFen / rule.perFen) * rule.earnPoints
   return Math.min(points, rule.maxPointsPerOrder ?? MAX_POINTS_PER_ORDER)

@@ -6,7 +6,7 @@
  */
 import type { Redis } from 'ioredis'
 import { merchantPageVersionKey } from '../../shared/merchant-page-version.ts'
-import type { Logger } from '../http/logger.ts'
+import type { Logger } from '../obs/logger.ts'
 
 export const merchantVersionKey = (merchantId: number) => merchantPageVersionKey(String(merchantId))
 

@@ -1,16 +1,16 @@
 /** Merchant stats over a time range, from orders, refunds and the merchant's transfers. */
 import { and, eq, gte, inArray, lt, sql } from 'drizzle-orm'
 import { orders, refunds, transfers } from '../../db/schema.ts'
-import type { Db } from '../db/client.ts'
+import { type Db, type Numeric, selectRows } from '../db/client.ts'
 
 export async function merchantStats(db: Db, merchantId: number, range: { from?: string; to?: string }) {
   const from = range.from ? new Date(range.from) : new Date(0)
   const to = range.to ? new Date(range.to) : new Date(Date.now() + 1000)
-  const [[paid], [refunded], points] = await Promise.all([
+  const [[paid], [refunded], points, [redeemed]] = await Promise.all([
     db
       .select({
         orders: sql<string>`COUNT(*)`,
-        paidFen: sql<string | null>`SUM(${orders.amountFen})`,
+        paidFen: sql<string | null>`SUM(${orders.payableFen})`,
         customers: sql<string>`COUNT(DISTINCT ${orders.userId})`,
       })
       .from(orders)
@@ -45,6 +45,15 @@ export async function merchantStats(db: Db, merchantId: number, range: { from?: 
         ),
       )
       .groupBy(transfers.kind),
+    // A redemption's fen per point is its order's discountFen / redeemPoints (exact by construction).
+    selectRows<{ points: Numeric | null; fen: Numeric | null }>(
+      db,
+      sql`SELECT SUM(IF(t.kind = 'REDEEM', t.points, -t.points)) AS points,
+                 SUM(IF(t.kind = 'REDEEM', t.points, -t.points) * (o.discount_fen DIV o.redeem_points)) AS fen
+          FROM transfers t JOIN orders o ON o.id = CAST(t.ref_id AS UNSIGNED)
+          WHERE t.merchant_id = ${merchantId} AND t.kind IN ('REDEEM', 'REDEEM_RETURN')
+            AND t.created_at >= ${from} AND t.created_at < ${to}`,
+    ),
   ])
   const pointsOf = (...kinds: string[]) =>
     points.filter((p) => kinds.includes(p.kind)).reduce((sum, p) => sum + Number(p.points ?? 0), 0)
@@ -54,6 +63,8 @@ export async function merchantStats(db: Db, merchantId: number, range: { from?: 
     refundedFen: Number(refunded?.fen ?? 0),
     pointsIssued: pointsOf('EARN', 'MERCHANT_GRANT'),
     pointsClawedBack: pointsOf('REFUND_CLAWBACK'),
+    pointsRedeemed: Number(redeemed?.points ?? 0),
+    discountFen: Number(redeemed?.fen ?? 0),
     customers: Number(paid?.customers ?? 0),
   }
 }

@@ -19,6 +19,8 @@ export const ruleOf = (m: MerchantRow): Rule => ({
   minOrderFen: m.minOrderFen,
   maxPointsPerOrder: m.maxPointsPerOrder,
   dailyCapPerUser: m.dailyCapPerUser,
+  redeemFenPerPoint: m.redeemFenPerPoint,
+  redeemMaxPercent: m.redeemMaxPercent,
 })
 
 export const publicMerchantView = (m: MerchantRow) => ({

@@ -1,47 +1,23 @@
 /**
- * Scan-to-pay orders: creation with a WeChat prepay, and the one place where an order becomes
- * PAID and earns its points — whether WeChat told us by notification, by an active query, or by
- * the reconciliation job. Order state and the award commit in one transaction; the award's
- * business key (EARN:<orderId>) and the order's row lock make it exactly-once.
+ * Scan-to-pay orders: creation with a WeChat prepay, the payer's view that asks WeChat about a
+ * late payment, and the job that settles or closes orders whose notification never came.
  */
 import { randomBytes } from 'node:crypto'
-import { and, eq, isNull, lt, or, sql } from 'drizzle-orm'
-import { merchants, orders, users } from '../../db/schema.ts'
+import { and, eq, isNull, lt, lte, or } from 'drizzle-orm'
+import { orders, users } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
-import type { OriginConfig } from '../config.ts'
-import { type Database, type Numeric, runTx, selectRows, type Tx, writeRows } from '../db/client.ts'
-import type { Logger } from '../http/logger.ts'
-import type { Metrics } from '../http/metrics.ts'
+import { runTx, type Tx } from '../db/client.ts'
 import { WechatPayError } from '../wechat/errors.ts'
-import type { RequestPaymentParams, WechatPayClient } from '../wechat/pay-client.ts'
+import type { RequestPaymentParams } from '../wechat/pay-client.ts'
 import type { PayTransaction } from '../wechat/pay-resources.ts'
-import { capByDailyLimit, pointsForOrder, shanghaiDay } from './award-rule.ts'
+import { pointsForOrder } from './award-rule.ts'
 import { createOnce, finishOnce, type IdempotencyScope, type StoredResponse } from './idempotency.ts'
-import { merchantIssuance, transfer, userAccount } from './ledger.ts'
 import { findMerchant } from './merchants.ts'
+import { applyPayment, ruleOfOrder } from './order-payment.ts'
 import type { OrderRow } from './order-queries.ts'
-import { enqueuePointsEarned } from './outbox.ts'
-
-export interface PaymentDeps {
-  db: Database
-  pay: WechatPayClient
-  config: OriginConfig
-  metrics: Metrics
-  log: Logger
-}
-
-const ruleOfOrder = (
-  o: Pick<
-    OrderRow,
-    'ruleEarnPoints' | 'rulePerFen' | 'ruleMinOrderFen' | 'ruleMaxPointsPerOrder' | 'ruleDailyCapPerUser'
-  >,
-) => ({
-  earnPoints: o.ruleEarnPoints,
-  perFen: o.rulePerFen,
-  minOrderFen: o.ruleMinOrderFen,
-  maxPointsPerOrder: o.ruleMaxPointsPerOrder,
-  dailyCapPerUser: o.ruleDailyCapPerUser,
-})
+import { closeUnpaid, lockOrder } from './order-state.ts'
+import type { PaymentDeps } from './payment-deps.ts'
+import { holdRedeemedPoints, redemptionFor } from './redemption.ts'
 
 /** 6..32 of [A-Za-z0-9_-] (WECHAT.md §2.2); time-ordered, so WeChat's bills sort sensibly. */
 function newOutTradeNo(now: Date): string {
@@ -71,7 +47,7 @@ function providerError(err: unknown): never {
 async function insertOrder(
   tx: Tx,
   deps: PaymentDeps,
-  input: { userId: number; merchantId: number; amountFen: number; now: Date },
+  input: { userId: number; merchantId: number; amountFen: number; redeemPoints?: number; now: Date },
 ): Promise<number> {
   const merchant = await findMerchant(tx, input.merchantId)
   if (!merchant) throw new AppError('NOT_FOUND', 'merchant not found', { field: 'merchantId' })
@@ -81,11 +57,13 @@ async function insertOrder(
   // Partner mode pays the merchant's own sub-merchant account; without one there is nowhere to pay.
   if (partner && !merchant.subMchid)
     throw new AppError('MERCHANT_NOT_PAYABLE', 'merchant has no WeChat Pay sub-merchant account yet')
+  const redemption = redemptionFor(merchant, input.amountFen, input.redeemPoints)
   const [res] = await tx.insert(orders).values({
     outTradeNo: newOutTradeNo(input.now),
     userId: input.userId,
     merchantId: merchant.id,
     amountFen: input.amountFen,
+    ...redemption,
     status: 'PENDING',
     ruleEarnPoints: merchant.earnPoints,
     rulePerFen: merchant.perFen,
@@ -97,8 +75,13 @@ async function insertOrder(
     createdAt: input.now,
     updatedAt: input.now,
   })
+  const order = { id: res.insertId, userId: input.userId, merchantId: merchant.id }
+  await holdRedeemedPoints(tx, { ...order, redeemPoints: redemption.redeemPoints }, input.now)
   return res.insertId
 }
+
+/** WeChat refuses a time_expire less than a minute ahead; two after creation leaves room for a retry. */
+const MIN_PREPAY_WINDOW_MS = 2 * 60_000
 
 /** Prepay is idempotent at WeChat for identical parameters, so a retry may call it again safely. */
 async function ensurePrepay(deps: PaymentDeps, order: OrderRow): Promise<string> {
@@ -111,10 +94,13 @@ async function ensurePrepay(deps: PaymentDeps, order: OrderRow): Promise<string>
     .prepay({
       outTradeNo: order.outTradeNo,
       description: billDescription(merchant?.name ?? ''),
-      amountFen: order.amountFen,
+      amountFen: order.payableFen,
       payerOpenid: payer!.openid,
       notifyUrl: `${deps.config.PUBLIC_BASE_URL}/api/payment/callback`,
-      timeExpire: order.expiresAt,
+      // WeChat may keep the order open longer than we do: the close job closes it there first.
+      timeExpire: new Date(
+        Math.max(order.expiresAt.getTime(), order.createdAt.getTime() + MIN_PREPAY_WINDOW_MS),
+      ),
       attach: String(order.id),
       subMchid: order.subMchid ?? undefined,
     })
@@ -133,7 +119,10 @@ export function createdOrderView(o: OrderRow, payParams: RequestPaymentParams) {
     status: 'PENDING' as const,
     merchantId: String(o.merchantId),
     amountFen: o.amountFen,
-    expectedPoints: pointsForOrder(ruleOfOrder(o), o.amountFen),
+    redeemPoints: o.redeemPoints,
+    discountFen: o.discountFen,
+    payableFen: o.payableFen,
+    expectedPoints: pointsForOrder(ruleOfOrder(o), o.payableFen),
     expiresAt: o.expiresAt.toISOString(),
     payParams,
   }
@@ -152,7 +141,13 @@ async function loadOrder(deps: PaymentDeps, orderId: number): Promise<OrderRow> 
  */
 export async function createOrder(
   deps: PaymentDeps,
-  input: { userId: number; merchantId: number; amountFen: number; idempotency?: IdempotencyScope },
+  input: {
+    userId: number
+    merchantId: number
+    amountFen: number
+    redeemPoints?: number
+    idempotency?: IdempotencyScope
+  },
 ): Promise<StoredResponse & { replayed: boolean }> {
   const now = input.idempotency?.now ?? new Date()
   const started = await createOnce(deps.db.primary, input.idempotency, (tx) =>
@@ -167,172 +162,8 @@ export async function createOrder(
   order = { ...order, prepayId }
   const response = { status: 201, body: createdOrderView(order, deps.pay.requestPaymentParams(prepayId)) }
   deps.metrics.orders.inc({ status: 'PENDING' })
+  if (order.redeemPoints > 0) deps.metrics.pointsMoved.inc({ kind: 'REDEEM' }, order.redeemPoints)
   return finishOnce(deps.db.primary, input.idempotency, response)
-}
-
-export type PaymentOutcome = 'paid' | 'already_paid' | 'rejected'
-
-/** What applying a payment reads of its order, under the order's row lock. */
-type PayableOrder = Pick<
-  OrderRow,
-  | 'id'
-  | 'userId'
-  | 'merchantId'
-  | 'amountFen'
-  | 'status'
-  | 'ruleEarnPoints'
-  | 'rulePerFen'
-  | 'ruleMinOrderFen'
-  | 'ruleMaxPointsPerOrder'
-  | 'ruleDailyCapPerUser'
->
-
-/** Numbers whatever the driver's big-number settings, as drizzle's column mapping would give them. */
-function payableOrder(
-  row: Record<Exclude<keyof PayableOrder, 'status'>, Numeric | null> & {
-    status: PayableOrder['status']
-  },
-): PayableOrder {
-  const orNull = (v: Numeric | null) => (v === null ? null : Number(v))
-  return {
-    id: Number(row.id),
-    userId: Number(row.userId),
-    merchantId: Number(row.merchantId),
-    amountFen: Number(row.amountFen),
-    status: row.status,
-    ruleEarnPoints: Number(row.ruleEarnPoints),
-    rulePerFen: Number(row.rulePerFen),
-    ruleMinOrderFen: Number(row.ruleMinOrderFen),
-    ruleMaxPointsPerOrder: orNull(row.ruleMaxPointsPerOrder),
-    ruleDailyCapPerUser: orNull(row.ruleDailyCapPerUser),
-  }
-}
-
-/** The award for a paid order: the snapshotted rule, then what today's cap still allows. */
-async function awardFor(tx: Tx, order: PayableOrder, paidAt: Date): Promise<number> {
-  const rule = ruleOfOrder(order)
-  const points = pointsForOrder(rule, order.amountFen)
-  // Every award is counted, capped or not: a cap set later in the day still sees what was earned
-  // earlier that day (API.md §3: what is left of the cap for that user at that merchant that day).
-  if (points === 0) return 0
-  const day = shanghaiDay(paidAt)
-  const today = sql`user_id = ${order.userId} AND merchant_id = ${order.merchantId} AND day = ${day}`
-  if (rule.dailyCapPerUser === null) {
-    await writeRows(
-      tx,
-      sql`INSERT INTO daily_awards (user_id, merchant_id, day, points)
-          VALUES (${order.userId}, ${order.merchantId}, ${day}, ${points})
-          ON DUPLICATE KEY UPDATE points = points + ${points}`,
-    )
-    return points
-  }
-  // Upsert-then-read under the row's X lock: concurrent awards for this user and merchant queue here.
-  await writeRows(
-    tx,
-    sql`INSERT INTO daily_awards (user_id, merchant_id, day, points)
-        VALUES (${order.userId}, ${order.merchantId}, ${day}, 0)
-        ON DUPLICATE KEY UPDATE points = points`,
-  )
-  const [counted] = await selectRows<{ points: Numeric }>(
-    tx,
-    sql`SELECT points FROM daily_awards WHERE ${today} FOR UPDATE`,
-  )
-  const award = capByDailyLimit(points, rule.dailyCapPerUser, Number(counted?.points ?? 0))
-  if (award > 0) await writeRows(tx, sql`UPDATE daily_awards SET points = points + ${award} WHERE ${today}`)
-  return award
-}
-
-/**
- * Applies WeChat's word that an order is paid. Checked against the order before anything changes:
- * appid, mchid (sp_appid, sp_mchid in partner mode), the sub-merchant the order pays, amount and
- * currency must match. A paid answer wins over a local close, because the
- * shopper's money was taken.
- */
-export async function applyPayment(
-  deps: PaymentDeps,
-  txn: PayTransaction,
-  source: 'notification' | 'query' | 'job' | 'bill',
-): Promise<PaymentOutcome> {
-  deps.metrics.payments.inc()
-  if (txn.tradeState !== 'SUCCESS') return 'rejected'
-  const mismatch = (why: string) => {
-    deps.log.error('payment does not match its order', { outTradeNo: txn.outTradeNo, source, why })
-    return 'rejected' as const
-  }
-  if (txn.appid !== deps.config.WECHAT_APPID) return mismatch('appid')
-  if (txn.mchid !== deps.config.WECHAT_MCHID) return mismatch('mchid')
-  if (txn.currency !== undefined && txn.currency !== 'CNY') return mismatch('currency')
-  let awarded = 0
-  const outcome = await runTx(
-    deps.db.primary,
-    async (tx): Promise<PaymentOutcome | 'amount' | 'unknown' | 'sub_mchid'> => {
-      const [row] = await selectRows<Parameters<typeof payableOrder>[0] & { subMchid: string | null }>(
-        tx,
-        sql`SELECT id, sub_mchid AS subMchid, user_id AS userId, merchant_id AS merchantId, amount_fen AS amountFen, status,
-                 rule_earn_points AS ruleEarnPoints, rule_per_fen AS rulePerFen,
-                 rule_min_order_fen AS ruleMinOrderFen, rule_max_points_per_order AS ruleMaxPointsPerOrder,
-                 rule_daily_cap_per_user AS ruleDailyCapPerUser
-          FROM orders WHERE out_trade_no = ${txn.outTradeNo} FOR UPDATE`,
-      )
-      if (!row) return 'unknown'
-      // A direct order must not be settled by a partner answer, nor one sub-merchant's by another's.
-      if ((row.subMchid ?? undefined) !== txn.subMchid) return 'sub_mchid'
-      const order = payableOrder(row)
-      if (txn.amountTotalFen !== order.amountFen) return 'amount'
-      if (order.status !== 'PENDING' && order.status !== 'CLOSED') return 'already_paid'
-      const paidAt =
-        txn.successTime && !Number.isNaN(Date.parse(txn.successTime)) ? new Date(txn.successTime) : new Date()
-      const now = new Date()
-      const award = await awardFor(tx, order, paidAt)
-      awarded = award
-      if (award > 0) {
-        deps.metrics.pointsAwards.inc()
-        const moved = await transfer(tx, {
-          businessKey: `EARN:${order.id}`,
-          kind: 'EARN',
-          debit: merchantIssuance(order.merchantId),
-          credit: userAccount(order.userId),
-          points: award,
-          merchantId: order.merchantId,
-          refId: String(order.id),
-          now,
-        })
-        if (!moved.applied) throw new Error(`order ${order.id}: awarded twice while PENDING`)
-        const [shop] = await tx
-          .select({ name: merchants.name })
-          .from(merchants)
-          .where(eq(merchants.id, order.merchantId))
-        await enqueuePointsEarned(tx, deps.config.WECHAT_TEMPLATE_POINTS_EARNED, {
-          orderId: order.id,
-          userId: order.userId,
-          merchantName: shop?.name ?? '',
-          points: award,
-          at: now,
-        })
-      }
-      await writeRows(
-        tx,
-        // The shipping upload (API.md §12) is due from now; the upload job picks it up.
-        sql`UPDATE orders SET status = 'PAID', points_awarded = ${award},
-            transaction_id = ${txn.transactionId ?? null}, paid_at = ${paidAt}, updated_at = ${now},
-            shipping_status = 'PENDING', shipping_next_at = ${now}
-          WHERE id = ${order.id}`,
-      )
-      return 'paid'
-    },
-  )
-  if (outcome === 'unknown') return mismatch('no such order')
-  if (outcome === 'amount') return mismatch('amount')
-  if (outcome === 'sub_mchid') return mismatch('sub_mchid')
-  if (outcome === 'paid') {
-    deps.metrics.paymentSuccess.inc()
-    deps.metrics.orders.inc({ status: 'PAID' })
-    if (awarded > 0) {
-      deps.metrics.pointsAwardSuccess.inc()
-      deps.metrics.pointsMoved.inc({ kind: 'EARN' }, awarded)
-    }
-  }
-  return outcome
 }
 
 const ACTIVE_QUERY_AFTER_MS = 5000
@@ -385,25 +216,34 @@ const RECONCILE_BATCH = 50
 /**
  * The job for orders whose notification is late or lost: ask WeChat; apply a payment; close an
  * expired unpaid order at WeChat first and then locally (so it cannot be paid after we close it).
+ * An expired order is taken at the next run (API.md §14: closed within 2 × JOB_INTERVAL_MS), not
+ * after the 30 s a live order waits between queries.
  */
 export async function reconcilePendingOrders(deps: PaymentDeps, now: Date): Promise<number> {
+  const expiredEveryMs = Math.min(RECONCILE_AFTER_MS, Math.ceil(deps.config.JOB_INTERVAL_MS / 2))
+  const queriedBefore = (ms: number) =>
+    or(isNull(orders.lastQueriedAt), lt(orders.lastQueriedAt, new Date(now.getTime() - ms)))
   const due = await deps.db.primary
-    .select({ id: orders.id })
+    .select({ id: orders.id, expiresAt: orders.expiresAt })
     .from(orders)
     .where(
       and(
         eq(orders.status, 'PENDING'),
-        lt(orders.createdAt, new Date(now.getTime() - RECONCILE_AFTER_MS)),
         or(
-          isNull(orders.lastQueriedAt),
-          lt(orders.lastQueriedAt, new Date(now.getTime() - RECONCILE_AFTER_MS)),
+          and(
+            lt(orders.createdAt, new Date(now.getTime() - RECONCILE_AFTER_MS)),
+            queriedBefore(RECONCILE_AFTER_MS),
+          ),
+          and(lte(orders.expiresAt, now), queriedBefore(expiredEveryMs)),
         ),
       ),
     )
+    .orderBy(orders.expiresAt)
     .limit(RECONCILE_BATCH)
   let settled = 0
-  for (const { id } of due) {
-    if (!(await claimQuery(deps, id, now, RECONCILE_AFTER_MS))) continue
+  for (const { id, expiresAt } of due) {
+    const everyMs = expiresAt.getTime() <= now.getTime() ? expiredEveryMs : RECONCILE_AFTER_MS
+    if (!(await claimQuery(deps, id, now, everyMs))) continue
     const order = await loadOrder(deps, id)
     try {
       if (await reconcileOne(deps, order, now)) settled++
@@ -454,10 +294,12 @@ async function closeAtWechatThenLocally(
       throw err
     }
   }
-  const [res] = await deps.db.primary
-    .update(orders)
-    .set({ status: 'CLOSED', updatedAt: now })
-    .where(and(eq(orders.id, order.id), eq(orders.status, 'PENDING')))
-  if (res.affectedRows === 1) deps.metrics.orders.inc({ status: 'CLOSED' })
-  return res.affectedRows === 1
+  const closed = await runTx(deps.db.primary, async (tx) => {
+    const locked = await lockOrder(tx, { id: order.id })
+    return locked ? closeUnpaid(tx, locked, now) : false
+  })
+  if (closed === false) return false
+  deps.metrics.orders.inc({ status: 'CLOSED' })
+  if (closed > 0) deps.metrics.pointsMoved.inc({ kind: 'REDEEM_RETURN' }, closed)
+  return true
 }

@@ -8,9 +8,9 @@
 import { and, eq, lte, sql } from 'drizzle-orm'
 import { outbox, users } from '../../db/schema.ts'
 import { type Database, type Tx, writeRows } from '../db/client.ts'
-import type { Logger } from '../http/logger.ts'
-import type { Metrics } from '../http/metrics.ts'
 import { retryDelayMs } from '../jobs/backoff.ts'
+import type { Logger } from '../obs/logger.ts'
+import type { ServiceMetrics } from '../obs/metrics.ts'
 import { WechatApiError } from '../wechat/errors.ts'
 import type { WechatMiniClient } from '../wechat/mini-client.ts'
 
@@ -27,7 +27,7 @@ const POINTS_PAGE = 'pages/points/index'
 export interface OutboxDeps {
   db: Database
   mini: WechatMiniClient
-  metrics: Metrics
+  metrics: ServiceMetrics
   log: Logger
   config: { JOB_INTERVAL_MS: number }
 }

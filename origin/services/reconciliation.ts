@@ -22,7 +22,8 @@ import {
 } from '../wechat/trade-bill.ts'
 import { recordAudit } from './audit.ts'
 import { shanghaiDay } from './award-rule.ts'
-import { applyPayment, type PaymentDeps } from './orders.ts'
+import { applyPayment } from './order-payment.ts'
+import type { PaymentDeps } from './payment-deps.ts'
 
 export type MismatchKind = 'MISSING_LOCAL' | 'MISSING_REMOTE' | 'AMOUNT' | 'STATE'
 export const MISMATCH_KINDS: MismatchKind[] = ['MISSING_LOCAL', 'MISSING_REMOTE', 'AMOUNT', 'STATE']
@@ -77,7 +78,7 @@ function transactionOf(row: BillPayment, appid: string): PayTransaction {
 async function localTotals(deps: PaymentDeps, date: string) {
   const { start, end } = dayBounds(date)
   const paid = await deps.db.primary
-    .select({ outTradeNo: orders.outTradeNo, amountFen: orders.amountFen })
+    .select({ outTradeNo: orders.outTradeNo, amountFen: orders.payableFen })
     .from(orders)
     .where(
       and(
@@ -127,7 +128,7 @@ async function compare(deps: PaymentDeps, date: string, bill: TradeBill): Promis
   for (let i = 0; i < tradeNos.length; i += 500) {
     const chunk = tradeNos.slice(i, i + 500)
     for (const o of await deps.db.primary
-      .select({ outTradeNo: orders.outTradeNo, amountFen: orders.amountFen, status: orders.status })
+      .select({ outTradeNo: orders.outTradeNo, amountFen: orders.payableFen, status: orders.status })
       .from(orders)
       .where(inArray(orders.outTradeNo, chunk)))
       known.set(o.outTradeNo, o)

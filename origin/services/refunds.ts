@@ -6,7 +6,7 @@
  * held amount.
  */
 import { randomBytes } from 'node:crypto'
-import { and, eq, isNull, lt, or, sql } from 'drizzle-orm'
+import { and, eq, isNull, lt, or } from 'drizzle-orm'
 import { orders, refunds } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
 import { runTx, type Tx } from '../db/client.ts'
@@ -16,7 +16,8 @@ import { recordAudit } from './audit.ts'
 import { clawbackTotal } from './award-rule.ts'
 import { createOnce, finishOnce, type IdempotencyScope, type StoredResponse } from './idempotency.ts'
 import { merchantIssuance, transfer, userAccount } from './ledger.ts'
-import type { PaymentDeps } from './orders.ts'
+import { holdRefund, lockOrder, releaseRefund, settleRefund as settleOrderRefund } from './order-state.ts'
+import type { PaymentDeps } from './payment-deps.ts'
 
 export type RefundRow = typeof refunds.$inferSelect
 
@@ -59,20 +60,9 @@ async function insertRefund(
     now: Date
   },
 ): Promise<number> {
-  const [order] = await tx.select().from(orders).where(eq(orders.id, input.orderId)).for('update')
+  const order = await lockOrder(tx, { id: input.orderId })
   if (!order || order.merchantId !== input.merchantId) throw new AppError('NOT_FOUND', 'order not found')
-  if (order.status !== 'PAID' && order.status !== 'PARTIALLY_REFUNDED') {
-    throw new AppError('INVALID_STATE', `an order that is ${order.status} cannot be refunded`, {
-      status: order.status,
-    })
-  }
-  const refundableFen = order.amountFen - order.refundedFen - order.refundingFen
-  if (input.amountFen > refundableFen) {
-    throw new AppError('REFUND_EXCEEDS_PAID', `at most ${refundableFen} fen can still be refunded`, {
-      field: 'amountFen',
-      refundableFen,
-    })
-  }
+  await holdRefund(tx, order, input.amountFen, input.now)
   const [res] = await tx.insert(refunds).values({
     outRefundNo: newOutRefundNo(input.now),
     orderId: order.id,
@@ -83,10 +73,6 @@ async function insertRefund(
     createdAt: input.now,
     updatedAt: input.now,
   })
-  await tx
-    .update(orders)
-    .set({ refundingFen: sql`${orders.refundingFen} + ${input.amountFen}`, updatedAt: input.now })
-    .where(eq(orders.id, order.id))
   await recordAudit(
     tx,
     {
@@ -111,7 +97,7 @@ async function submitRefund(deps: PaymentDeps, refund: RefundRow): Promise<void>
       outRefundNo: refund.outRefundNo,
       reason: refund.reason,
       refundFen: refund.amountFen,
-      totalFen: order!.amountFen,
+      totalFen: order!.payableFen,
       notifyUrl: `${deps.config.PUBLIC_BASE_URL}/api/refund/callback`,
       subMchid: order!.subMchid ?? undefined,
     })
@@ -169,23 +155,22 @@ type Settlement = 'SUCCESS' | 'CLOSED'
 /** Applies a refund's final state exactly once: order row lock first, then the refund row. */
 async function settleRefund(deps: PaymentDeps, refundId: number, result: Settlement): Promise<boolean> {
   const now = new Date()
-  let clawed = 0
-  const applied = await runTx(deps.db.primary, async (tx) => {
+  const settled = await runTx(deps.db.primary, async (tx) => {
     const [head] = await tx.select({ orderId: refunds.orderId }).from(refunds).where(eq(refunds.id, refundId))
-    if (!head) return false
-    const [order] = await tx.select().from(orders).where(eq(orders.id, head.orderId)).for('update')
+    if (!head) return null
+    const order = await lockOrder(tx, { id: head.orderId })
     const [refund] = await tx.select().from(refunds).where(eq(refunds.id, refundId)).for('update')
-    if (!order || !refund || refund.status !== 'PROCESSING') return false
+    if (!order || !refund || refund.status !== 'PROCESSING') return null
     if (result === 'CLOSED') {
-      await tx
-        .update(orders)
-        .set({ refundingFen: order.refundingFen - refund.amountFen, updatedAt: now })
-        .where(eq(orders.id, order.id))
+      await releaseRefund(tx, order, refund.amountFen, now)
       await tx.update(refunds).set({ status: 'FAILED', updatedAt: now }).where(eq(refunds.id, refund.id))
-      return true
+      return { clawed: 0, returned: 0 }
     }
-    const refundedFen = order.refundedFen + refund.amountFen
-    const totalClawback = clawbackTotal(order.pointsAwarded, refundedFen, order.amountFen)
+    const totalClawback = clawbackTotal(
+      order.pointsAwarded,
+      order.refundedFen + refund.amountFen,
+      order.payableFen,
+    )
     const delta = totalClawback - order.pointsClawedBack
     if (delta > 0) {
       const moved = await transfer(tx, {
@@ -201,28 +186,23 @@ async function settleRefund(deps: PaymentDeps, refundId: number, result: Settlem
       })
       if (!moved.applied) throw new Error(`refund ${refund.id}: clawed back twice while PROCESSING`)
     }
-    clawed = delta
-    await tx
-      .update(orders)
-      .set({
-        refundedFen,
-        refundingFen: order.refundingFen - refund.amountFen,
-        pointsClawedBack: totalClawback,
-        status: refundedFen === order.amountFen ? 'REFUNDED' : 'PARTIALLY_REFUNDED',
-        updatedAt: now,
-      })
-      .where(eq(orders.id, order.id))
+    const returned = await settleOrderRefund(tx, order, {
+      id: refund.id,
+      amountFen: refund.amountFen,
+      pointsClawedBackTotal: totalClawback,
+      now,
+    })
     await tx
       .update(refunds)
       .set({ status: 'SUCCESS', pointsClawedBack: delta, updatedAt: now })
       .where(eq(refunds.id, refund.id))
-    return true
+    return { clawed: delta, returned }
   })
-  if (applied) {
-    deps.metrics.refunds.inc({ status: result === 'SUCCESS' ? 'SUCCESS' : 'FAILED' })
-    if (clawed > 0) deps.metrics.pointsMoved.inc({ kind: 'REFUND_CLAWBACK' }, clawed)
-  }
-  return applied
+  if (!settled) return false
+  deps.metrics.refunds.inc({ status: result === 'SUCCESS' ? 'SUCCESS' : 'FAILED' })
+  if (settled.clawed > 0) deps.metrics.pointsMoved.inc({ kind: 'REFUND_CLAWBACK' }, settled.clawed)
+  if (settled.returned > 0) deps.metrics.pointsMoved.inc({ kind: 'REDEEM_RETURN' }, settled.returned)
+  return true
 }
 
 const FINAL: Partial<Record<RefundStatus, Settlement>> = {
@@ -261,7 +241,7 @@ export async function applyRefundResult(
     if (answer.mchid === undefined || answer.subMchid !== order.subMchid) return reject('sub_mchid')
   }
   if (answer.subMchid !== undefined && answer.subMchid !== order.subMchid) return reject('sub_mchid')
-  if (answer.refundFen !== refund.amountFen || answer.totalFen !== order.amountFen) return reject('amount')
+  if (answer.refundFen !== refund.amountFen || answer.totalFen !== order.payableFen) return reject('amount')
   return (await settleRefund(deps, refund.id, result)) ? 'applied' : 'unchanged'
 }
 

@@ -7,9 +7,9 @@
 import { and, eq, lte, sql } from 'drizzle-orm'
 import { merchants, orders, users } from '../../db/schema.ts'
 import { type Database, type Numeric, selectRows } from '../db/client.ts'
-import type { Logger } from '../http/logger.ts'
-import type { Metrics } from '../http/metrics.ts'
 import { retryDelayMs } from '../jobs/backoff.ts'
+import type { Logger } from '../obs/logger.ts'
+import type { ServiceMetrics } from '../obs/metrics.ts'
 import { toBeijingRfc3339 } from '../wechat/beijing-time.ts'
 import { WechatApiError } from '../wechat/errors.ts'
 import type { WechatMiniClient } from '../wechat/mini-client.ts'
@@ -17,7 +17,7 @@ import type { WechatMiniClient } from '../wechat/mini-client.ts'
 export interface ShippingDeps {
   db: Database
   mini: WechatMiniClient
-  metrics: Metrics
+  metrics: ServiceMetrics
   log: Logger
   config: { JOB_INTERVAL_MS: number }
 }

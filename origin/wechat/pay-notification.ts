@@ -5,6 +5,13 @@
 import { z } from 'zod'
 import { WechatNotificationError } from './errors.ts'
 import { decryptResource, ResourceDecryptError, verifyWechatpaySignature } from './pay-crypto.ts'
+import {
+  type PayRefund,
+  type PayTransaction,
+  ResourceShapeError,
+  toRefund,
+  toTransaction,
+} from './pay-resources.ts'
 
 export type HeaderSource = Headers | Record<string, string | string[] | undefined>
 
@@ -14,14 +21,40 @@ export interface NotificationKeys {
   apiv3Key: string
 }
 
+/**
+ * What a verified notification tells us. `malformed`: an event we act on whose resource does not
+ * have that event's shape (`of` says which kind it claimed to be); `ignored`: any other event.
+ */
+export type PayEvent =
+  | { kind: 'transaction'; transaction: PayTransaction }
+  | { kind: 'refund'; refund: PayRefund }
+  | { kind: 'malformed'; of: 'transaction' | 'refund'; error: string }
+  | { kind: 'ignored' }
+
 export interface PayNotification {
   id: string
   eventType: string
   createTime?: string
   summary?: string
   originalType?: string
-  /** The decrypted resource, still in WeChat's snake_case; see toTransaction / toRefund. */
+  /** The decrypted resource, still in WeChat's snake_case. */
   resource: Record<string, unknown>
+  event: PayEvent
+}
+
+const REFUND_EVENTS = new Set(['REFUND.SUCCESS', 'REFUND.CLOSED', 'REFUND.ABNORMAL'])
+
+function payEvent(eventType: string, resource: Record<string, unknown>): PayEvent {
+  const of =
+    eventType === 'TRANSACTION.SUCCESS' ? 'transaction' : REFUND_EVENTS.has(eventType) ? 'refund' : null
+  try {
+    if (of === 'transaction') return { kind: 'transaction', transaction: toTransaction(resource) }
+    if (of === 'refund') return { kind: 'refund', refund: toRefund(resource) }
+    return { kind: 'ignored' }
+  } catch (err) {
+    if (err instanceof ResourceShapeError && of) return { kind: 'malformed', of, error: err.message }
+    throw err
+  }
 }
 
 const envelopeSchema = z.object({
@@ -98,5 +131,6 @@ export function parsePayNotification(
     summary: envelope.summary,
     originalType: envelope.resource.original_type,
     resource: resource as Record<string, unknown>,
+    event: payEvent(envelope.event_type, resource as Record<string, unknown>),
   }
 }

@@ -207,7 +207,8 @@ export async function rows(stack: Stack, query: ReturnType<typeof sql>): Promise
  * Cross-checks every business object against the ledger, straight from the tables:
  * - each order: PAID/refunded ⇔ exactly one EARN transfer of pointsAwarded (none when 0, none when
  *   PENDING/CLOSED); refunded_fen = Σ SUCCESS refunds; refunding_fen = Σ PROCESSING refunds;
- *   points_clawed_back = floor(awarded × refunded / amount) = Σ CLAWBACK transfers;
+ *   points_clawed_back = floor(awarded × refunded / payable) = Σ CLAWBACK transfers; REDEEM less
+ *   REDEEM_RETURN transfers = what the order still holds (nothing once CLOSED);
  * - each refund: SUCCESS ⇔ its CLAWBACK transfer (when it clawed anything), never otherwise;
  * - each gift: exactly one GIFT_SEND; settled ⇔ exactly one settlement transfer of the right kind
  *   to the right account; PENDING ⇔ none.
@@ -218,7 +219,9 @@ export async function auditBusinessAgainstLedger(stack: Stack): Promise<string[]
   const orderRows = await rows(
     stack,
     sql`SELECT o.id, o.status, o.amount_fen, o.points_awarded, o.refunded_fen, o.refunding_fen,
-          o.points_clawed_back,
+          o.points_clawed_back, o.payable_fen, o.redeem_points, o.redeem_returned,
+          (SELECT COALESCE(SUM(points), 0) FROM transfers t WHERE t.kind = 'REDEEM' AND t.ref_id = CAST(o.id AS CHAR)) AS redeemed,
+          (SELECT COALESCE(SUM(points), 0) FROM transfers t WHERE t.kind = 'REDEEM_RETURN' AND t.ref_id = CAST(o.id AS CHAR)) AS returned,
           (SELECT COUNT(*) FROM transfers t WHERE t.business_key = CONCAT('EARN:', o.id)) AS earn_count,
           (SELECT COALESCE(SUM(points), 0) FROM transfers t WHERE t.business_key = CONCAT('EARN:', o.id)) AS earn_points,
           (SELECT COALESCE(SUM(amount_fen), 0) FROM refunds r WHERE r.order_id = o.id AND r.status = 'SUCCESS') AS ok_fen,
@@ -239,7 +242,14 @@ export async function auditBusinessAgainstLedger(stack: Stack): Promise<string[]
       problems.push(
         `order ${o.id}: refunded ${n('refunded_fen')}/refunding ${n('refunding_fen')} but refunds say ${n('ok_fen')}/${n('open_fen')}`,
       )
-    const claw = Number((BigInt(n('points_awarded')) * BigInt(n('refunded_fen'))) / BigInt(n('amount_fen')))
+    // Redeemed points: held once, given back exactly as the order records (all of them if CLOSED).
+    const held = n('redeemed') - n('returned')
+    const wantReturned = o.status === 'CLOSED' ? n('redeem_points') : n('redeem_returned')
+    if (held !== n('redeem_points') - n('redeem_returned') || n('redeem_returned') !== wantReturned)
+      problems.push(
+        `order ${o.id} ${o.status}: redeemed ${n('redeemed')} returned ${n('returned')}, records ${n('redeem_points')}/${n('redeem_returned')}`,
+      )
+    const claw = Number((BigInt(n('points_awarded')) * BigInt(n('refunded_fen'))) / BigInt(n('payable_fen')))
     if (n('points_clawed_back') !== claw || n('clawed') !== claw)
       problems.push(
         `order ${o.id}: clawed back ${n('points_clawed_back')} (transfers ${n('clawed')}), formula ${claw}`,
@@ -247,7 +257,7 @@ export async function auditBusinessAgainstLedger(stack: Stack): Promise<string[]
     const wantStatus =
       n('refunded_fen') === 0
         ? null
-        : n('refunded_fen') === n('amount_fen')
+        : n('refunded_fen') === n('payable_fen')
           ? 'REFUNDED'
           : 'PARTIALLY_REFUNDED'
     if (wantStatus && o.status !== wantStatus)

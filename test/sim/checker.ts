@@ -119,7 +119,8 @@ function floatingEvents(model: Model, dirty: Set<string>, snap: Snapshot, create
       if (seen === 'CLOSED') {
         out.push({
           label: `~closed ${key}`,
-          keys: [key],
+          // A close gives the order's redeemed points back.
+          keys: [key, uKey(um[0])],
           earliest: (st) => st.get<OrderE>(key)?.expiresAtMs ?? 0,
           guard: (st) => {
             const o = st.get<OrderE>(key)

@@ -134,7 +134,11 @@ export class Driver {
       }
       case 'order': {
         meta.merchantId = reg.merchants.get(op.merchant)!.id
-        const body = { merchantId: meta.merchantId, amountFen: op.amountFen }
+        const body = {
+          merchantId: meta.merchantId,
+          amountFen: op.amountFen,
+          ...(op.redeem ? { redeemPoints: op.redeem } : {}),
+        }
         return post('/api/orders', body, this.token(op.user), op.key, `u${op.user}`)
       }
       case 'pay': {

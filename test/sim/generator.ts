@@ -62,6 +62,8 @@ export function randomRule(rng: Rng): Rule {
     minOrderFen: rng.pick([0, 0, 0, 100, 1000]),
     maxPointsPerOrder: rng.chance(0.6) ? null : rng.pick([10, 50, 200, 1000]),
     dailyCapPerUser: rng.chance(0.5) ? null : rng.pick([20, 100, 500, 2000]),
+    redeemFenPerPoint: rng.chance(0.3) ? null : rng.pick([1, 1, 5, 100]),
+    redeemMaxPercent: rng.pick([100, 100, 50, 10]),
   }
 }
 
@@ -103,6 +105,18 @@ export class Generator {
 
   private key(): string {
     return `${this.keyPrefix}${this.n.toString(36)}`
+  }
+
+  /** Points to redeem on an order, around the user's balance (too many is a case too); often none. */
+  private redeem(user: number): number | undefined {
+    if (!this.rng.chance(0.35)) return undefined
+    const balance = Math.max(0, this.model.get<UserE>(uKey(user))?.balance ?? 0)
+    return this.rng.weighted<() => number>([
+      [() => this.rng.int(1, 20), 3],
+      [() => Math.max(1, Math.floor(balance / 3)), 3],
+      [() => Math.max(1, balance), 2],
+      [() => balance + 1, 1],
+    ])()
   }
 
   private amount(merchant: number): number {
@@ -180,11 +194,12 @@ export class Generator {
           orderedAt.add(merchant)
           const user = rng.pick(users)
           const amountFen = this.amount(merchant)
+          const redeem = this.redeem(user)
           const keyed = rng.chance(0.95)
           const key = keyed ? this.key() : null
           const grp = this.n
           for (let i = 0, k = keyed ? dups() : 1; i < k; i++)
-            add({ t: 'order', n: this.n, grp, user, merchant, amountFen, key })
+            add({ t: 'order', n: this.n, grp, user, merchant, amountFen, key, ...(redeem ? { redeem } : {}) })
           break
         }
         case 'orderReplay': {

@@ -13,6 +13,9 @@ export interface Rule {
   minOrderFen: number
   maxPointsPerOrder: number | null
   dailyCapPerUser: number | null
+  /** API.md §14: fen off per redeemed point, null for none; the share of an amount points may pay. */
+  redeemFenPerPoint: number | null
+  redeemMaxPercent: number
 }
 
 export type OrderStatus = 'PENDING' | 'PAID' | 'PARTIALLY_REFUNDED' | 'REFUNDED' | 'CLOSED'
@@ -36,6 +39,12 @@ export interface OrderE {
   user: number
   merchant: number
   amountFen: number
+  /** Points redeemed at creation, the discount they bought, and what WeChat charges (API.md §14). */
+  redeemPoints: number
+  discountFen: number
+  payableFen: number
+  /** Redeemed points given back so far (close, or pro rata by refunds). */
+  redeemReturned: number
   /** The rule in force when the order was created (API.md §3). */
   rule: Rule
   status: OrderStatus
@@ -123,6 +132,14 @@ export function clawbackFor(awarded: number, refundedFen: number, amountFen: num
   return Number((BigInt(awarded) * BigInt(refundedFen)) / BigInt(amountFen))
 }
 
+/** The discount `redeemPoints` buys, or null where API.md §14 answers REDEEM_NOT_ALLOWED. */
+export function discountFor(rule: Rule, amountFen: number, redeemPoints: number): number | null {
+  if (rule.redeemFenPerPoint === null) return null
+  const discount = redeemPoints * rule.redeemFenPerPoint
+  if (discount > Math.floor((amountFen * rule.redeemMaxPercent) / 100)) return null
+  return amountFen - discount >= 1 ? discount : null
+}
+
 /** The Asia/Shanghai calendar day (UTC+8, no DST) of an instant. */
 export function shanghaiDate(ms: number): string {
   return new Date(ms + 8 * 3600_000).toISOString().slice(0, 10)
@@ -175,7 +192,9 @@ export function applyPayment(st: WorkState, key: string): void {
   if (o.status !== 'PENDING' && o.status !== 'CLOSED') return
   if (!o.successTime) throw new Error(`model: ${key} applied without a success time`)
   const paidMs = Date.parse(o.successTime)
-  const base = orderPoints(o.rule, o.amountFen)
+  // Paid after a close gave the redeemed points back: the discount was taken, so are the points.
+  if (o.redeemReturned > 0) move(st, o.user, -o.redeemReturned, false)
+  const base = orderPoints(o.rule, o.payableFen)
   const dk = dKey(o.user, o.merchant)
   const daily = st.get<DailyE>(dk) ?? { k: 'daily', days: {} }
   const day = shanghaiDate(paidMs)
@@ -189,13 +208,20 @@ export function applyPayment(st: WorkState, key: string): void {
       st.set(dk, { ...daily, days: { ...daily.days, [day]: today + award } })
     move(st, o.user, award, true)
   }
-  st.set(key, { ...o, status: 'PAID', awarded: award, paidAt: new Date(paidMs).toISOString() })
+  st.set(key, {
+    ...o,
+    status: 'PAID',
+    awarded: award,
+    redeemReturned: 0,
+    paidAt: new Date(paidMs).toISOString(),
+  })
 }
 
 export function closeOrder(st: WorkState, key: string): void {
   const o = st.must<OrderE>(key)
   if (o.status !== 'PENDING') return
-  st.set(key, { ...o, status: 'CLOSED', wx: 'CLOSED' })
+  if (o.redeemPoints > 0) move(st, o.user, o.redeemPoints, false)
+  st.set(key, { ...o, status: 'CLOSED', wx: 'CLOSED', redeemReturned: o.redeemPoints })
 }
 
 /** A refund's final result, applied once under API.md §3's cumulative claw-back formula. */
@@ -209,15 +235,19 @@ export function settleRefund(st: WorkState, key: string, result: 'SUCCESS' | 'CL
     return
   }
   const refundedFen = o.refundedFen + r.amountFen
-  const total = clawbackFor(o.awarded, refundedFen, o.amountFen)
+  const total = clawbackFor(o.awarded, refundedFen, o.payableFen)
   const delta = total - o.clawed
   if (delta > 0) move(st, o.user, -delta, true)
+  // API.md §14: the redeemed points come back pro rata, floor(redeemPoints × refundedFen / payableFen).
+  const returned = clawbackFor(o.redeemPoints, refundedFen, o.payableFen)
+  if (returned > o.redeemReturned) move(st, o.user, returned - o.redeemReturned, false)
   st.set(r.order, {
     ...st.must<OrderE>(r.order),
     refundedFen,
     refundingFen: o.refundingFen - r.amountFen,
     clawed: total,
-    status: refundedFen === o.amountFen ? 'REFUNDED' : 'PARTIALLY_REFUNDED',
+    redeemReturned: returned,
+    status: refundedFen === o.payableFen ? 'REFUNDED' : 'PARTIALLY_REFUNDED',
   })
   st.set(key, { ...r, status: 'SUCCESS', clawed: delta })
 }

@@ -11,6 +11,7 @@ import {
   applyPayment,
   claimShare,
   closeOrder,
+  discountFor,
   dKey,
   endGift,
   type GiftE,
@@ -43,6 +44,8 @@ export type Op =
       user: number
       merchant: number
       amountFen: number
+      /** Points to pay part of it with (API.md §14); absent: none. */
+      redeem?: number
       key: string | null
     }
   | { t: 'pay'; n: number; order: number; deliver: boolean; dups: number }
@@ -164,6 +167,8 @@ export function compareOrderView(o: OrderE, v: any): string | null {
     pointsAwarded: o.awarded,
     refundedFen: o.refundedFen,
     amountFen: o.amountFen,
+    redeemPoints: o.redeemPoints,
+    payableFen: o.payableFen,
     paidAt: o.paidAt,
   }
   const got = {
@@ -171,6 +176,8 @@ export function compareOrderView(o: OrderE, v: any): string | null {
     pointsAwarded: v?.pointsAwarded,
     refundedFen: v?.refundedFen,
     amountFen: v?.amountFen,
+    redeemPoints: v?.redeemPoints,
+    payableFen: v?.payableFen,
     paidAt: v?.paidAt ?? null,
   }
   return canon(want) === canon(got) ? null : `order view ${canon(got)}, model ${canon(want)}`
@@ -232,10 +239,18 @@ export function step(st: WorkState, x: Exec, cfg: StepConfig): string | null {
         () => {
           if (!Number.isInteger(op.amountFen) || op.amountFen < 1 || op.amountFen > 1_000_000_000)
             return expectError(obs, 400, 'VALIDATION_FAILED')
-          if (obs.status !== 201) return expectStatus(obs, 201)
           const m = st.must<MerchantE>(mKey(op.merchant))
+          const redeemPoints = op.redeem ?? 0
+          const discountFen = redeemPoints > 0 ? discountFor(m.rule, op.amountFen, redeemPoints) : 0
+          if (discountFen === null) return expectError(obs, 422, 'REDEEM_NOT_ALLOWED')
+          if (st.must<UserE>(uKey(op.user)).balance < redeemPoints)
+            return expectError(obs, 422, 'INSUFFICIENT_POINTS')
+          if (obs.status !== 201) return expectStatus(obs, 201)
           const b = obs.body
-          const expected = orderPoints(m.rule, op.amountFen)
+          const payableFen = op.amountFen - discountFen
+          if (b.redeemPoints !== redeemPoints || b.discountFen !== discountFen || b.payableFen !== payableFen)
+            return `redemption answered ${b.redeemPoints}/${b.discountFen}/${b.payableFen}, model ${redeemPoints}/${discountFen}/${payableFen}`
+          const expected = orderPoints(m.rule, payableFen)
           if (b.status !== 'PENDING' || b.amountFen !== op.amountFen || b.merchantId !== x.meta.merchantId)
             return `order answer ${obs.text.slice(0, 200)} does not describe the request`
           if (b.expectedPoints !== expected)
@@ -243,11 +258,16 @@ export function step(st: WorkState, x: Exec, cfg: StepConfig): string | null {
           const ttl = withinTtl(b.expiresAt, x, cfg.orderTtlMs)
           if (ttl) return ttl
           if (st.get(oKey(op.grp))) return `order ${op.grp} created twice`
+          if (redeemPoints > 0) move(st, op.user, -redeemPoints, false)
           st.set(oKey(op.grp), {
             k: 'order',
             user: op.user,
             merchant: op.merchant,
             amountFen: op.amountFen,
+            redeemPoints,
+            discountFen,
+            payableFen,
+            redeemReturned: 0,
             rule: m.rule,
             status: 'PENDING',
             awarded: 0,
@@ -267,15 +287,18 @@ export function step(st: WorkState, x: Exec, cfg: StepConfig): string | null {
     case 'pay': {
       const key = oKey(op.order)
       const o = st.must<OrderE>(key)
-      // The sandbox compares time_expire (whole seconds, rounded down) with its clock.
+      // The sandbox compares time_expire (whole seconds, rounded down) with its clock. The origin
+      // keeps WeChat's order open at least two minutes after creation and closes it there once
+      // it expires locally, so a payment may be taken until that close.
       const sandboxExpiry = Math.floor(o.expiresAtMs / 1000) * 1000
+      const wxExpiry = Math.max(o.expiresAtMs, o.expiresAtMs - cfg.orderTtlMs + 120_000)
       if (o.wx === 'CLOSED') return obs.status === 409 ? null : `paying a closed order answered ${obs.status}`
       if (o.wx === 'NOTPAY') {
         if (obs.status === 409) {
           return x.resp >= sandboxExpiry - SLOP_MS ? null : 'payment refused before the order expired'
         }
         if (obs.status !== 200) return expectStatus(obs, 200)
-        if (x.inv > sandboxExpiry + SLOP_MS) return 'the sandbox took a payment after time_expire'
+        if (x.inv > wxExpiry + 1000 + SLOP_MS) return 'the sandbox took a payment after time_expire'
         st.set(key, { ...o, wx: 'SUCCESS', successTime: obs.body.transaction.success_time })
       } else {
         if (obs.status !== 200) return expectStatus(obs, 200)
@@ -309,7 +332,7 @@ export function step(st: WorkState, x: Exec, cfg: StepConfig): string | null {
           const o = st.must<OrderE>(key)
           if (o.status !== 'PAID' && o.status !== 'PARTIALLY_REFUNDED')
             return expectError(obs, 409, 'INVALID_STATE')
-          const refundable = o.amountFen - o.refundedFen - o.refundingFen
+          const refundable = o.payableFen - o.refundedFen - o.refundingFen
           if (op.amountFen > refundable) return expectError(obs, 422, 'REFUND_EXCEEDS_PAID')
           if (obs.status !== 202) return expectStatus(obs, 202)
           if (obs.body.status !== 'PROCESSING' || obs.body.amountFen !== op.amountFen)
@@ -479,8 +502,14 @@ export function step(st: WorkState, x: Exec, cfg: StepConfig): string | null {
 
     case 'rule': {
       if (obs.status !== 200) return expectStatus(obs, 200)
-      if (canon(obs.body.rule) !== canon(op.rule)) return `rule answered ${canon(obs.body.rule)}`
-      st.set(mKey(op.merchant), { k: 'merchant', rule: op.rule })
+      // Logs from before redemption carry rules without its fields: the defaults apply.
+      const rule: Rule = {
+        ...op.rule,
+        redeemFenPerPoint: op.rule.redeemFenPerPoint ?? null,
+        redeemMaxPercent: op.rule.redeemMaxPercent ?? 100,
+      }
+      if (canon(obs.body.rule) !== canon(rule)) return `rule answered ${canon(obs.body.rule)}`
+      st.set(mKey(op.merchant), { k: 'merchant', rule })
       return null
     }
   }

@@ -1,0 +1,14 @@
+import type { OriginConfig } from '../config.ts'
+import type { Database } from '../db/client.ts'
+import type { Logger } from '../obs/logger.ts'
+import type { ServiceMetrics } from '../obs/metrics.ts'
+import type { WechatPayClient } from '../wechat/pay-client.ts'
+
+/** What the order, payment, refund and reconciliation services need from the server. */
+export interface PaymentDeps {
+  db: Database
+  pay: WechatPayClient
+  config: OriginConfig
+  metrics: ServiceMetrics
+  log: Logger
+}
