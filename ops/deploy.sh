@@ -3,8 +3,8 @@
 #   DEPLOY_ROOT=/srv/points DEPLOY_REPO=<git url or path> ops/deploy.sh v1.2.3
 # The origin's variables (DATABASE_URL, …) come from this environment or from POINTS_ENV_FILE (see
 # ops/pm2/ecosystem.config.cjs), as do PM2_HOME and PORT. Steps: export the ref into
-# releases/<time>-<sha>, npm ci, build, migrate (expand-only migrations, so the running release
-# keeps working), run it as a one-worker PM2 canary on a spare port until /ready answers (a release
+# releases/<time>-<sha>, npm ci, build dist/, prune to the production dependencies, migrate
+# (expand-only migrations, so the running release keeps working), run it as a one-worker PM2 canary on a spare port until /ready answers (a release
 # that cannot start never replaces a running one), switch `current`, start or reload PM2, and wait
 # DEPLOY_HEALTH_TIMEOUT_S for every worker to be new and ready. If they are not, `current` goes
 # back to the previous release, PM2 reloads it, and the script exits 1. Keeps DEPLOY_KEEP releases.
@@ -36,11 +36,13 @@ node_env=()
 [ -f "$env_file" ] && node_env=(--env-file="$env_file")
 (
   cd "$release"
-  # --prefer-offline: packages already in npm's cache are not downloaded again.
-  npm ci --omit=dev --prefer-offline --no-audit --no-fund --loglevel=error
+  # The build needs the dev dependencies (esbuild); what runs is dist/ on the production ones, so
+  # they go again once it is built. --prefer-offline: packages in npm's cache are not downloaded again.
+  npm ci --prefer-offline --no-audit --no-fund --loglevel=error
   npm run --silent build:origin
+  npm prune --omit=dev --no-audit --no-fund --loglevel=error
   DATABASE_URL=${DEPLOY_MIGRATE_DATABASE_URL:-${DATABASE_URL:-}} \
-    node "${node_env[@]}" --import tsx db/migrate.ts
+    node "${node_env[@]}" dist/migrate.mjs
 )
 
 # ---- the release alone, before it replaces anything ---------------------------------------------

@@ -1,14 +1,24 @@
 /**
  * What `npm ci --omit=dev` installs, measured without installing: every package the lockfile does
- * not mark dev (or devOptional) and that is present in node_modules (optional packages for other
- * platforms are not), each counted once without its nested node_modules, in disk blocks as `du` counts them.
+ * not mark dev (devOptional ones stay: npm leaves those out only when optional ones are omitted
+ * too) and that is present in node_modules (optional packages for other platforms are not), each
+ * counted once without its nested node_modules, in disk blocks as `du` counts them.
  */
-import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 
 interface LockEntry {
   dev?: boolean
-  devOptional?: boolean
 }
 
 // A file hard-linked twice (workerd links its platform binary into its own bin/) counts once.
@@ -43,7 +53,7 @@ export function productionInstall(root: string): ProductionInstall {
   const sizes: Array<[string, number]> = []
   const seen = new Set<number>()
   for (const [path, entry] of Object.entries(lock.packages)) {
-    if (!path.startsWith('node_modules/') || entry.dev || entry.devOptional) continue
+    if (!path.startsWith('node_modules/') || entry.dev) continue
     const dir = join(root, path)
     if (existsSync(dir)) sizes.push([path.slice('node_modules/'.length), diskBytes(dir, seen)])
   }
@@ -54,4 +64,26 @@ export function productionInstall(root: string): ProductionInstall {
     names: [...new Set(sizes.map(([path]) => path.split('node_modules/').pop()!))],
     largest: sizes.slice(0, 8),
   }
+}
+
+/**
+ * A directory that holds only what production has: dist/ and a node_modules of symlinks to the
+ * production packages of `root`. Run with `node --preserve-symlinks`, a module that imports a dev
+ * dependency fails there as it would after `npm ci --omit=dev`, without installing anything.
+ */
+export function productionTree(root: string): string {
+  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, LockEntry>
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'points-production-'))
+  for (const [path, entry] of Object.entries(lock.packages)) {
+    // Top-level packages only: nested copies come along inside their parent.
+    if (!path.startsWith('node_modules/') || path.lastIndexOf('node_modules/') !== 0 || entry.dev) continue
+    if (!existsSync(join(root, path))) continue
+    mkdirSync(dirname(join(dir, path)), { recursive: true })
+    symlinkSync(join(root, path), join(dir, path), 'dir')
+  }
+  cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true })
+  cpSync(join(root, 'package.json'), join(dir, 'package.json'))
+  return dir
 }
