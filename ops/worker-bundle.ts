@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { gzipSync } from 'node:zlib'
 
-/** The edge's own budget: a fiftieth of Workers Free's 3 MB, so the isolate starts fast (Cloudflare fetches and parses it cold). */
+/** The edge's own budget, about a fiftieth of Workers Free's 3 MB: an isolate is fetched and parsed cold, so smaller starts faster. */
 export const WORKER_GZIP_BUDGET_BYTES = 64 * 1024
 
 export async function measureWorkerBundle(): Promise<{ rawBytes: number; gzipBytes: number }> {
