@@ -5,7 +5,13 @@
 // and tsx are dev dependencies, so `npm ci --omit=dev` after this build is all a host needs.
 // Dependencies stay in node_modules (not bundled). Takes well under a second.
 import { cpSync, rmSync } from 'node:fs'
-import { build } from 'esbuild'
+import { pathToFileURL } from 'node:url'
+
+// esbuild is a dev dependency; ops/deploy.sh, which installs only the production ones, names a copy
+// of its own in BUILD_ESBUILD.
+const { build } = await import(
+  process.env.BUILD_ESBUILD ? pathToFileURL(process.env.BUILD_ESBUILD).href : 'esbuild'
+)
 
 const common = {
   bundle: true,
