@@ -12,6 +12,7 @@ declare module 'autocannon' {
     method?: string
     headers?: Record<string, string>
     body?: string
+    overallRate?: number
   }
 
   interface AutocannonResult {

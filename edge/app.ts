@@ -3,7 +3,7 @@ import { createMiddleware } from 'hono/factory'
 import { AppError } from '../shared/errors.ts'
 import { identifyUser, requireUser } from './auth.ts'
 import { readBody } from './body.ts'
-import { type CacheStats, prefetchPageVersion, publicCache } from './cache/middleware.ts'
+import { type CacheStats, pageVersionKey, publicCache } from './cache/middleware.ts'
 import { canonicalPath } from './canonical-path.ts'
 import { consoleFile, devLoginFlag } from './console.ts'
 import { errorResponse } from './error-response.ts'
@@ -41,9 +41,8 @@ export function createEdgeApp(deps: EdgeDeps) {
   app.use(
     canonicalPath(),
     clientIp,
-    identifyUser(config.JWT_SECRET),
-    prefetchPageVersion(deps.pageVersions),
-    rateLimit(config, deps.rateLimiter),
+    identifyUser(config.JWT_SECRET, deps.now),
+    rateLimit(config, deps.rateLimiter, pageVersionKey),
   )
 
   app.get('/health', (c) => {

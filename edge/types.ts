@@ -10,14 +10,10 @@ export interface EdgeUser {
 }
 
 /** Everything the edge touches outside itself, injected so each runtime (and each test) wires its own. */
-/** The version of a merchant's public page in the origin's Redis (null: never changed); throws if unreadable. */
-export type PageVersions = (merchantId: string) => Promise<string | null>
-
 export interface EdgeDeps {
   config: EdgeConfig
   rateLimiter: RateLimiter
   cache: CacheStore
-  pageVersions: PageVersions
   fetchOrigin: (request: Request) => Promise<Response>
   /** Milliseconds since the epoch. */
   now: () => number
@@ -37,8 +33,8 @@ export interface EdgeEnv {
     target: RequestTarget
     body: Uint8Array<ArrayBuffer>
     clientIp: string
-    /** Read ahead for cacheable merchant pages; undefined inside when it could not be read. */
-    pageVersion: Promise<string | undefined> | undefined
+    /** Read with the rate limit for cacheable merchant pages; undefined when it could not be read. */
+    pageVersion: string | undefined
     user: EdgeUser | undefined
     // Left by the cache, rate-limit and origin steps for edge/observability's request record.
     cacheResult: 'hit' | 'miss' | undefined

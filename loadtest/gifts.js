@@ -31,6 +31,7 @@ import {
   setupMerchant,
   think,
 } from './lib/setup.js'
+import { summaryHandler } from './lib/summary.js'
 
 const VUS = numberEnv('VUS', 20)
 const GRANT_POINTS = numberEnv('GRANT_POINTS', 100000)
@@ -57,6 +58,9 @@ export const options = {
   // Logging in and funding two users per VU takes a while for large VU counts.
   setupTimeout: '5m',
 }
+
+/** The JSON summary beside the text one (lib/summary.js). */
+export const handleSummary = summaryHandler('gifts')
 
 export function setup() {
   const merchant = setupMerchant()

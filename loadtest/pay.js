@@ -29,6 +29,7 @@ import {
   setupMerchant,
   think,
 } from './lib/setup.js'
+import { summaryHandler } from './lib/summary.js'
 
 const POLL_TRIES = numberEnv('POLL_TRIES', 50)
 const POLL_INTERVAL_S = numberEnv('POLL_INTERVAL_MS', 100) / 1000
@@ -60,6 +61,9 @@ export const options = {
   },
   summaryTrendStats: SUMMARY_TREND_STATS,
 }
+
+/** The JSON summary beside the text one (lib/summary.js). */
+export const handleSummary = summaryHandler('pay')
 
 export function setup() {
   return setupMerchant({ rule: RULE })

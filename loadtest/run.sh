@@ -5,6 +5,7 @@
 #   BASE_URL     the edge            (default http://127.0.0.1:8787)
 #   SANDBOX_URL  the WeChat sandbox  (default http://127.0.0.1:8090)
 #   ADMIN_OPENID an openid in the origin's ADMIN_OPENIDS (default admin)
+#   SUMMARY_DIR  where each script's handleSummary writes <script>-summary.json (loadtest/results)
 #
 # Without k6 on PATH this prints how to get it and exits 0: k6 cannot be installed on the machines
 # this repo is tested on, and a missing load tool is not a failure of the code under test.
@@ -14,6 +15,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 BASE_URL="${BASE_URL:-http://127.0.0.1:8787}"
 SANDBOX_URL="${SANDBOX_URL:-http://127.0.0.1:8090}"
 ADMIN_OPENID="${ADMIN_OPENID:-admin}"
+SUMMARY_DIR="${SUMMARY_DIR:-$here/results}"
 
 target="${1:-all}"
 [ $# -gt 0 ] && shift
@@ -58,6 +60,7 @@ EOF
   exit 0
 fi
 
+mkdir -p "$SUMMARY_DIR"
 failed=()
 for name in "${scripts[@]}"; do
   echo "loadtest: k6 run $name.js against $BASE_URL (sandbox $SANDBOX_URL)"
@@ -66,6 +69,7 @@ for name in "${scripts[@]}"; do
     -e "BASE_URL=$BASE_URL" \
     -e "SANDBOX_URL=$SANDBOX_URL" \
     -e "ADMIN_OPENID=$ADMIN_OPENID" \
+    -e "SUMMARY_DIR=$SUMMARY_DIR" \
     ${@+"$@"} \
     "$here/$name.js"; then
     failed+=("$name")

@@ -22,6 +22,7 @@ import {
   SUMMARY_TREND_STATS,
   setupMerchant,
 } from './lib/setup.js'
+import { summaryHandler } from './lib/summary.js'
 
 const RATE = numberEnv('RATE', 200)
 
@@ -49,6 +50,9 @@ export const options = {
   },
   summaryTrendStats: SUMMARY_TREND_STATS,
 }
+
+/** The JSON summary beside the text one (lib/summary.js). */
+export const handleSummary = summaryHandler('scan')
 
 export function setup() {
   const data = setupMerchant()

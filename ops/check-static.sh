@@ -95,13 +95,14 @@ if [ ${#compose[@]} -gt 0 ]; then
   "${compose[@]}" --env-file "$tmp/compose.env" -f docker-compose.yml config >"$tmp/compose.resolved.yml" 2>/dev/null
   check "compose: every image is pinned to a version (no latest, no bare major or minor tag)" bash -c '
     bad=$(grep -E "^ +image: " "$1" | grep -vE "image: [^:]+:v?[0-9]+\.[0-9]+\.[0-9]+(-[a-z0-9.]+)?\$" |
-      grep -v "image: points-origin:")
+      grep -vE "image: points-(origin|tools):")
     [ -z "$bad" ] || { echo "unpinned: $bad"; exit 1; }' _ "$tmp/compose.resolved.yml"
   check "compose: the Upstash REST endpoint is the bridge built from this repository, not SRH" bash -c '
     ! grep -q "serverless-redis-http" "$1" &&
     awk "/^  upstash-rest:/{on=1;next} /^  [a-z]/{on=0} on" "$1" >"$1.bridge" &&
-    grep -q "image: points-origin:" "$1.bridge" && grep -q "ops/upstash-bridge.ts" "$1.bridge" &&
-    grep -q "ops/upstash-bridge.ts" ops/docker/origin.Dockerfile' _ "$tmp/compose.resolved.yml"
+    grep -q "image: points-origin:" "$1.bridge" && grep -q "dist/upstash-bridge.mjs" "$1.bridge" &&
+    grep -q "ops/upstash-bridge.ts" ops/docker/origin.Dockerfile &&
+    grep -q "ops/upstash-bridge.ts" ops/build-origin.mjs' _ "$tmp/compose.resolved.yml"
 else
   missing "compose: docker-compose.yml is valid" docker-compose docker-compose
 fi

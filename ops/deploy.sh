@@ -3,8 +3,8 @@
 #   DEPLOY_ROOT=/srv/points DEPLOY_REPO=<git url or path> ops/deploy.sh v1.2.3
 # The origin's variables (DATABASE_URL, …) come from this environment or from POINTS_ENV_FILE (see
 # ops/pm2/ecosystem.config.cjs), as do PM2_HOME and PORT. Steps: export the ref into
-# releases/<time>-<sha>, npm ci, build, migrate (expand-only migrations, so the running release
-# keeps working), run it as a one-worker PM2 canary on a spare port until /ready answers (a release
+# releases/<time>-<sha>, npm ci --omit=dev, build dist/ (esbuild from a scratch prefix), migrate
+# (expand-only migrations, so the running release keeps working), run it as a one-worker PM2 canary on a spare port until /ready answers (a release
 # that cannot start never replaces a running one), switch `current`, start or reload PM2, and wait
 # DEPLOY_HEALTH_TIMEOUT_S for every worker to be new and ready. If they are not, `current` goes
 # back to the previous release, PM2 reloads it, and the script exits 1. Keeps DEPLOY_KEEP releases.
@@ -36,11 +36,18 @@ node_env=()
 [ -f "$env_file" ] && node_env=(--env-file="$env_file")
 (
   cd "$release"
-  # --prefer-offline: packages already in npm's cache are not downloaded again.
+  # Production dependencies only: what runs is dist/. The build's one dev dependency, esbuild (the
+  # lockfile's version), goes to a scratch prefix for the build and is gone after it.
+  # --prefer-offline: packages in npm's cache are not downloaded again.
   npm ci --omit=dev --prefer-offline --no-audit --no-fund --loglevel=error
-  npm run --silent build:origin
+  tools=$(mktemp -d)
+  esbuild_version=$(node -p "require('./package-lock.json').packages['node_modules/esbuild'].version")
+  npm install --prefix "$tools" --prefer-offline --no-save --no-audit --no-fund --loglevel=error \
+    "esbuild@$esbuild_version"
+  BUILD_ESBUILD="$tools/node_modules/esbuild/lib/main.js" npm run --silent build:origin
+  rm -rf "$tools"
   DATABASE_URL=${DEPLOY_MIGRATE_DATABASE_URL:-${DATABASE_URL:-}} \
-    node "${node_env[@]}" --import tsx db/migrate.ts
+    node "${node_env[@]}" dist/migrate.mjs
 )
 
 # ---- the release alone, before it replaces anything ---------------------------------------------

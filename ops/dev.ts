@@ -2,6 +2,11 @@
  * `npm run dev`: the whole local stack on local MariaDB and Redis — migrates the database, starts
  * the WeChat sandbox, the origin and the edge, and stops them all on Ctrl-C / SIGTERM.
  * Secrets for the session are generated here; nothing is read from or written to the repo.
+ *
+ * `--edge=deno` runs the edge on Deno instead of workerd (wrangler's local simulator, which serves
+ * a few hundred requests a second and is no place for load); `--load` raises the rate limits and
+ * the merchant grant cap a load run exceeds (variables set in the environment still win).
+ * `npm run dev:load` is both: the stack loadtest/README.md's load runs expect.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -19,6 +24,23 @@ const REDIS_URL = env('REDIS_URL', 'redis://127.0.0.1:6379')
 const ORIGIN_PORT = env('PORT', '3000')
 const EDGE_PORT = env('EDGE_PORT', '8787')
 const SANDBOX_PORT = Number(env('SANDBOX_PORT', '8090'))
+
+const flag = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3)
+const EDGE_RUNTIME = flag('edge') ?? 'workerd'
+if (EDGE_RUNTIME !== 'workerd' && EDGE_RUNTIME !== 'deno') {
+  console.error(`dev: --edge must be workerd or deno, not ${EDGE_RUNTIME}`)
+  process.exit(2)
+}
+// One address sends all of a load run's traffic and logs in thousands of users (loadtest/README.md).
+const LOAD_LIMITS: Record<string, string> = process.argv.includes('--load')
+  ? {
+      RATE_LIMIT_IP_MAX: env('RATE_LIMIT_IP_MAX', '1000000000'),
+      RATE_LIMIT_LOGIN_MAX: env('RATE_LIMIT_LOGIN_MAX', '1000000000'),
+      RATE_LIMIT_WRITE_MAX: env('RATE_LIMIT_WRITE_MAX', '1000000000'),
+      GRANT_DAILY_MAX_POINTS: env('GRANT_DAILY_MAX_POINTS', '1000000000000'),
+      GIFT_DAILY_MAX_POINTS: env('GIFT_DAILY_MAX_POINTS', '1000000000000'),
+    }
+  : {}
 
 const log = (line: string) => console.log(`[dev] ${line}`)
 
@@ -106,22 +128,27 @@ run('origin', ['--import', 'tsx', 'origin/main.ts'], {
   WECHAT_TEMPLATE_POINTS_EARNED: env('WECHAT_TEMPLATE_POINTS_EARNED', 'dev-points-earned'),
   WECHAT_TEMPLATE_GIFT_CLAIMED: env('WECHAT_TEMPLATE_GIFT_CLAIMED', 'dev-gift-claimed'),
   WECHAT_TEMPLATE_POINTS_EXPIRING: env('WECHAT_TEMPLATE_POINTS_EXPIRING', 'dev-points-expiring'),
+  ...LOAD_LIMITS,
 })
 log(
   `origin on ${originUrl} (admin openid: ${env('ADMIN_OPENIDS', 'admin')}; log in with code "code-<openid>")`,
 )
 
-run('edge', ['--import', 'tsx', 'ops/start-edge.ts'], {
+run('edge', ['--import', 'tsx', 'ops/start-edge.ts', `--runtime=${EDGE_RUNTIME}`], {
   ORIGIN_URL: originUrl,
   REDIS_URL,
   JWT_SECRET: jwtSecret,
   EDGE_SIGNING_KEY_ID: edgeKeyId,
   EDGE_SIGNING_SECRET: edgeSecret,
   EDGE_PORT,
+  ...LOAD_LIMITS,
   // The sandbox accepts any "code-<openid>", so the console may offer "approve as <openid>".
   CONSOLE_DEV_LOGIN: 'true',
 })
-log(`edge on http://127.0.0.1:${EDGE_PORT} — the mini-program talks to this one`)
+log(
+  `edge (${EDGE_RUNTIME}) on http://127.0.0.1:${EDGE_PORT} — the mini-program talks to this one` +
+    (process.argv.includes('--load') ? '; rate limits raised for load runs' : ''),
+)
 log(
   `console on http://127.0.0.1:${EDGE_PORT}/console/ (approve as "admin" to operate, or a merchant owner's openid)`,
 )

@@ -53,6 +53,8 @@ export function autocannonRun(opts: {
   connections: number
   durationS: number
   headers?: Record<string, string>
+  /** Requests per second from all connections together (an arrival rate); unset, as fast as answered. */
+  overallRate?: number
 }): Promise<LoadResult> {
   const samples: number[] = []
   const statuses: Record<string, number> = {}
@@ -64,6 +66,7 @@ export function autocannonRun(opts: {
         duration: opts.durationS,
         headers: opts.headers,
         timeout: 10,
+        ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
       },
       (err, result) => {
         if (err) return reject(err)

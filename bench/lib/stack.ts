@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import mysql from 'mysql2/promise'
 import { migrateDatabase } from '../../db/migrate.ts'
+import { productionTree } from '../../ops/production-install.ts'
 import type { SandboxConfig, StartedSandbox } from '../../sandbox/server.ts'
 import { sandboxEnv } from '../../sandbox/server.ts'
 import { freePort, waitForHttp } from '../../test/harness/ports.ts'
@@ -114,7 +115,13 @@ export async function startBenchStack(s: BenchSettings, log: (line: string) => v
     // The production start: the bundled origin (npm run start:origin builds it the same way).
     log('origin: building dist/origin.mjs')
     execFileSync(NODE, ['ops/build-origin.mjs'], { stdio: 'inherit' })
-    log('origin: starting (timing spawn → /ready 200)')
+    // One process runs from a tree of the production packages alone, as after `npm ci --omit=dev`:
+    // a dev dependency imported at run time fails the start-up here.
+    const production = s.originWorkers > 1 ? undefined : productionTree(ROOT)
+    if (production) cleanups.push(() => rmSync(production, { recursive: true, force: true }))
+    log(
+      `origin: starting${production ? ' on the production dependencies alone' : ''} (timing spawn → /ready 200)`,
+    )
     const t0 = performance.now()
     const originChild = startChild(
       'origin',
@@ -125,7 +132,9 @@ export async function startBenchStack(s: BenchSettings, log: (line: string) => v
           ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${s.heapSnapshotDir}`]
           : []),
         ...(s.originNodeArgs ?? []),
-        s.originWorkers > 1 ? 'bench/children/origin-cluster.mjs' : 'dist/origin.mjs',
+        ...(production
+          ? ['--preserve-symlinks', '--preserve-symlinks-main', join(production, 'dist/origin.mjs')]
+          : ['bench/children/origin-cluster.mjs']),
       ],
       { ...originEnv, ORIGIN_WORKERS: String(s.originWorkers) },
     )

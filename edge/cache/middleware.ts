@@ -1,6 +1,8 @@
+import type { Context } from 'hono'
 import { createMiddleware } from 'hono/factory'
+import { merchantPageVersionKey } from '../../shared/merchant-page-version.ts'
 import { isMerchantPage, merchantPageId } from '../routes.ts'
-import type { EdgeEnv, PageVersions } from '../types.ts'
+import type { EdgeEnv } from '../types.ts'
 import type { CachedResponse, CacheStore } from './store.ts'
 
 export interface CacheStats {
@@ -36,26 +38,11 @@ function toResponse(entry: CachedResponse, remainingS: number): Response {
   return new Response(entry.body, { status: entry.status, headers })
 }
 
-/**
- * Starts reading the merchant page's version before the rate limiter's round trip, so the two
- * overlap. An unreadable version is `undefined`: the page is then served fresh, never from a copy
- * that a status change may have invalidated.
- */
-export const prefetchPageVersion = (versions: PageVersions) =>
-  createMiddleware<EdgeEnv>(async (c, next) => {
-    const { path } = c.get('target')
-    if (cacheable(c, path)) {
-      const id = merchantPageId(path)!
-      c.set(
-        'pageVersion',
-        versions(id).then(
-          (v) => v ?? '0',
-          () => undefined,
-        ),
-      )
-    }
-    await next()
-  })
+/** The Redis key of the page version a cacheable request needs; read along with its rate limit. */
+export const pageVersionKey = (c: Context<EdgeEnv>): string | undefined => {
+  const { path } = c.get('target')
+  return cacheable(c, path) ? merchantPageVersionKey(merchantPageId(path)!) : undefined
+}
 
 /**
  * Public merchant pages only: anything carrying credentials or answered per caller goes straight on.
@@ -66,7 +53,7 @@ export const publicCache = (store: CacheStore, ttlS: number, now: () => number, 
   createMiddleware<EdgeEnv>(async (c, next) => {
     const { path, query } = c.get('target')
     if (!cacheable(c, path)) return next()
-    const version = await c.get('pageVersion')
+    const version = c.get('pageVersion')
     const key = version === undefined ? undefined : `${KEY_ORIGIN}/v${version}${path}${query}`
     const hit = key ? await store.get(key) : undefined
     if (hit) {

@@ -20,10 +20,11 @@ export class FailoverRateLimiter implements RateLimiter {
     private readonly options: FailoverOptions,
   ) {}
 
-  async check(rules: RateLimitRule[]): Promise<RateLimitDecision> {
+  /** The fallback cannot read shared state: after a failure the decision carries no `read`. */
+  async check(rules: RateLimitRule[], alsoRead?: string): Promise<RateLimitDecision> {
     if (this.options.now() >= this.primaryDownUntil) {
       try {
-        return await this.primary.check(rules)
+        return await this.primary.check(rules, alsoRead)
       } catch (err) {
         this.primaryDownUntil = this.options.now() + (this.options.cooldownMs ?? 5_000)
         const log = this.options.log ?? console.error

@@ -16,12 +16,19 @@ export interface CounterState {
 export interface RateLimitDecision {
   allowed: boolean
   counters: CounterState[]
+  /**
+   * The value of the key asked for with `alsoRead` (null: no such key), read in the same round
+   * trip as the counters. Absent when it was not asked for or the limiter cannot read shared
+   * state (the per-isolate fallback): the caller must then not rely on it.
+   */
+  read?: string | null
 }
 
 /**
  * Checks all rules of a request at once and counts the request only when every rule allows it,
- * so a request refused by one limit does not eat into the others.
+ * so a request refused by one limit does not eat into the others. `alsoRead` names one more key
+ * to read along (a merchant page's version), so a cached read costs one round trip, not two.
  */
 export interface RateLimiter {
-  check(rules: RateLimitRule[]): Promise<RateLimitDecision>
+  check(rules: RateLimitRule[], alsoRead?: string): Promise<RateLimitDecision>
 }

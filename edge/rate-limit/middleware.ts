@@ -1,3 +1,4 @@
+import type { Context } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import { AppError } from '../../shared/errors.ts'
 import type { EdgeConfig } from '../config.ts'
@@ -59,10 +60,21 @@ export function rateLimitHeaders(decision: RateLimitDecision): Record<string, st
   return headers
 }
 
-export const rateLimit = (config: EdgeConfig, limiter: RateLimiter) =>
+/**
+ * `pageVersionKey` names the Redis key of the page version a cacheable read needs: it is read in the
+ * limiter's round trip and left as `pageVersion` (undefined when unreadable: the page is then
+ * served fresh, never from a copy a status change may have invalidated).
+ */
+export const rateLimit = (
+  config: EdgeConfig,
+  limiter: RateLimiter,
+  pageVersionKey: (c: Context<EdgeEnv>) => string | undefined,
+) =>
   createMiddleware<EdgeEnv>(async (c, next) => {
     const rules = rulesFor(c.req.method, c.get('target').path, c.get('clientIp'), c.get('user'), config)
-    const decision = await limiter.check(rules)
+    const versionKey = pageVersionKey(c)
+    const decision = await limiter.check(rules, versionKey)
+    if (versionKey !== undefined && decision.read !== undefined) c.set('pageVersion', decision.read ?? '0')
     c.set('rateLimit', decision.allowed ? 'allowed' : 'limited')
     const headers = rateLimitHeaders(decision)
     if (!decision.allowed)

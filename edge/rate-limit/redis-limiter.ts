@@ -1,6 +1,6 @@
 import type { RateLimitDecision, RateLimiter, RateLimitRule } from './limiter.ts'
 
-/** The calls the limiter needs; @upstash/redis's `evalsha` and `eval` fit them. */
+/** The calls the limiter needs (edge/redis-rest.ts). */
 export interface ScriptRunner {
   evalsha(sha1: string, keys: string[], args: string[]): Promise<unknown>
   eval(script: string, keys: string[], args: string[]): Promise<unknown>
@@ -9,17 +9,19 @@ export interface ScriptRunner {
 // Fixed windows, all counters of a request in one atomic script: one round trip per request, and
 // exact under any concurrency because Redis runs scripts one at a time. Plain Lua with no shebang
 // flags, so Upstash, SRH and plain Redis behind the bridge all accept it.
-// KEYS[i] is a counter; ARGV[2i-1] its limit, ARGV[2i] its window in ms.
-// Returns {allowed, count1, pttl1, count2, pttl2, …}.
+// KEYS[i] is a counter, ARGV[2i-1] its limit, ARGV[2i] its window in ms, for i up to #ARGV / 2; a
+// key beyond those is only read (GET), in the same round trip.
+// Returns {allowed, count1, pttl1, count2, pttl2, …[, value read or nil]}.
 export const RATE_LIMIT_SCRIPT = `
+local n = #ARGV / 2
 local counts = {}
 local allowed = 1
-for i = 1, #KEYS do
+for i = 1, n do
   counts[i] = tonumber(redis.call('GET', KEYS[i]) or '0')
   if counts[i] >= tonumber(ARGV[2 * i - 1]) then allowed = 0 end
 end
 local out = {allowed}
-for i = 1, #KEYS do
+for i = 1, n do
   local window = tonumber(ARGV[2 * i])
   if allowed == 1 then
     counts[i] = redis.call('INCR', KEYS[i])
@@ -30,6 +32,7 @@ for i = 1, #KEYS do
   out[#out + 1] = counts[i]
   out[#out + 1] = ttl
 end
+if #KEYS > n then out[#out + 1] = redis.call('GET', KEYS[n + 1]) end
 return out
 `
 
@@ -53,18 +56,28 @@ export class RedisRateLimiter implements RateLimiter {
     }
   }
 
-  async check(rules: RateLimitRule[]): Promise<RateLimitDecision> {
+  async check(rules: RateLimitRule[], alsoRead?: string): Promise<RateLimitDecision> {
     const args = rules.flatMap((r) => [String(r.limit), String(r.windowS * 1000)])
-    const reply = await this.run(
-      rules.map((r) => r.key),
-      args,
+    const keys = rules.map((r) => r.key)
+    if (alsoRead !== undefined) keys.push(alsoRead)
+    const reply = await this.run(keys, args)
+    // Redis drops a trailing nil from a script's array reply: a missing key read shortens it by one.
+    const counted = 1 + 2 * rules.length
+    if (
+      !Array.isArray(reply) ||
+      reply.length < counted ||
+      reply.length > counted + (alsoRead === undefined ? 0 : 1)
     )
-    if (!Array.isArray(reply) || reply.length !== 1 + 2 * rules.length)
       throw new Error(`unexpected rate-limit script reply: ${JSON.stringify(reply)}`)
-    const numbers = reply.map(Number)
-    return {
+    const numbers = reply.slice(0, counted).map(Number)
+    const decision: RateLimitDecision = {
       allowed: numbers[0] === 1,
       counters: rules.map((rule, i) => ({ rule, count: numbers[1 + 2 * i]!, resetMs: numbers[2 + 2 * i]! })),
     }
+    if (alsoRead !== undefined) {
+      const value = reply[counted]
+      decision.read = value === undefined || value === null ? null : String(value)
+    }
+    return decision
   }
 }

@@ -129,7 +129,10 @@ export function api(method, path, opts) {
   return res
 }
 
-/** Same request shape as api(), for http.batch(). */
+/**
+ * Same request shape as api(), for http.batch().
+ * @returns {import('k6/http').ArrayBatchRequest}
+ */
 export function batchRequest(method, path, opts) {
   const o = opts || {}
   const body = o.body === undefined ? null : JSON.stringify(o.body)
@@ -165,7 +168,7 @@ export function loginMany(openids, batchSize) {
     const responses = http.batch(
       chunk.map((openid) => batchRequest('POST', '/api/auth/login', { body: { code: `code-${openid}` } })),
     )
-    for (let j = 0; j < responses.length; j++) {
+    for (let j = 0; j < chunk.length; j++) {
       const body = expectStatus(responses[j], 200, `login ${chunk[j]}`)
       users.push({ openid: chunk[j], token: body.token, userId: body.user.id })
     }
@@ -273,7 +276,7 @@ export function grantPoints(ownerToken, userIds, points, batchSize) {
         }),
       ),
     )
-    for (let j = 0; j < responses.length; j++) expectStatus(responses[j], 201, `grant to user ${chunk[j]}`)
+    for (let j = 0; j < chunk.length; j++) expectStatus(responses[j], 201, `grant to user ${chunk[j]}`)
   }
 }
 

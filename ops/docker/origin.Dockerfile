@@ -1,36 +1,50 @@
-# One image for everything of ours in docker-compose.yml: the origin (default command), the
-# one-shot `migrate`, the edge under `wrangler dev`, the Upstash-REST bridge, and the dev-profile
-# WeChat sandbox.
+# The image of everything of ours in docker-compose.yml. Target `runtime` (the default, and what
+# production runs): the origin (default command), the one-shot `migrate` and the Upstash-REST
+# bridge, each one bundled ES module under dist/ (ops/build-origin.mjs, exactly as
+# `npm run start:origin` builds it) on the production dependencies only. Target `tools` adds the
+# dev dependencies and sources for the local-only services: the edge under `wrangler dev` and the
+# dev-profile WeChat sandbox.
 # Build from the repo root:  docker build -f ops/docker/origin.Dockerfile -t points-origin .
-#
-# The origin runs as one bundled ES module (dist/origin.mjs, built by ops/build-origin.mjs with
-# esbuild, exactly as `npm run start:origin` builds it); the edge, migrate and sandbox services run
-# their TypeScript with tsx (a runtime dependency).
 
 # Node 22 LTS, pinned to a patch release (bump deliberately). The code also runs on Node 20, which
 # CI uses until its machines move (package.json engines >=20); production runs this image or Node 22.
 ARG NODE_VERSION=22.22.2
 
+# ---- build: every dependency, then dist/ (origin, migrate, bridge) -------------------------------
+FROM node:${NODE_VERSION}-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# No BuildKit-only syntax anywhere, so the legacy builder (docker-compose v1) builds it too.
+RUN npm ci --no-audit --no-fund \
+    && npm cache clean --force
+COPY tsconfig.json wrangler.toml ./
+COPY shared ./shared
+COPY db ./db
+COPY origin ./origin
+COPY edge ./edge
+COPY sandbox ./sandbox
+COPY ops/start-edge.ts ops/upstash-bridge.ts ops/build-origin.mjs ./ops/
+COPY ops/docker/entrypoint.sh ops/docker/sandbox.ts ./ops/docker/
+RUN node ops/build-origin.mjs
+
 # ---- deps: production node_modules only, from the lockfile -------------------------------------
+# --omit=dev drops every build and local-simulation tool (esbuild, tsx, wrangler with workerd,
+# miniflare and sharp, deno, vitest, …): what runs is dist/ on these.
 FROM node:${NODE_VERSION}-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# --omit=dev drops vitest, biome, deno, drizzle-kit…; tsx, wrangler (+ workerd) are dependencies.
-# No BuildKit-only syntax anywhere, so the legacy builder (docker-compose v1) builds it too.
 RUN npm ci --omit=dev --no-audit --no-fund \
     && npm cache clean --force
 
-# ---- runtime ------------------------------------------------------------------------------------
-# bookworm-slim rather than alpine: workerd (the edge runtime in wrangler) is linked against glibc.
+# ---- runtime: the origin, its one-shot migration and the Upstash-REST bridge ---------------------
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
-# tini as PID 1: forwards SIGTERM to our process and reaps wrangler's/workerd's children.
+# tini as PID 1: forwards SIGTERM to our process and reaps children.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends tini \
     && rm -rf /var/lib/apt/lists/*
 
 ENV NODE_ENV=production \
     PATH=/app/node_modules/.bin:$PATH \
-    WRANGLER_SEND_METRICS=false \
     NPM_CONFIG_UPDATE_NOTIFIER=false
 
 # A fixed non-root uid, so bind-mounted secret files can be chowned to it on the host.
@@ -39,24 +53,10 @@ RUN groupadd --system --gid 10001 app \
 
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
-# Only what runs; listed explicitly so a context without the .dockerignore beside this file
-# (legacy builder) still cannot copy a host node_modules or .env into the image.
-COPY package.json package-lock.json tsconfig.json wrangler.toml ./
-COPY shared ./shared
-COPY db ./db
-COPY origin ./origin
-COPY edge ./edge
-COPY sandbox ./sandbox
-COPY ops/start-edge.ts ops/upstash-bridge.ts ops/build-origin.mjs ./ops/
-COPY ops/docker/entrypoint.sh ops/docker/sandbox.ts ./ops/docker/
-
-RUN node ops/build-origin.mjs
-
-# wrangler dev writes its bundle under .wrangler/ and its logs under $HOME; the sandbox writes the
-# dev WeChat settings to /run/wechat-sandbox (a named volume inherits this ownership).
-RUN mkdir -p /app/.wrangler /run/wechat-sandbox \
-    && chown app:app /app/.wrangler /run/wechat-sandbox \
-    && chmod 0755 /app/ops/docker/entrypoint.sh
+COPY package.json ./
+COPY --from=build /app/dist ./dist
+COPY ops/docker/entrypoint.sh ./ops/docker/
+RUN chmod 0755 /app/ops/docker/entrypoint.sh
 
 USER app
 EXPOSE 3000
@@ -69,3 +69,22 @@ ENTRYPOINT ["/usr/bin/tini", "--", "/app/ops/docker/entrypoint.sh"]
 # Same command as `npm run start:origin`, without npm in front: signals then reach node directly
 # (tini forwards them) and the origin drains in-flight requests within its 10 s.
 CMD ["node", "--enable-source-maps", "dist/origin.mjs"]
+
+# ---- tools: the runtime plus every dependency and the sources, for docker-compose's local-only
+# services (the edge under `wrangler dev`, the dev-profile WeChat sandbox). Never deployed.
+FROM runtime AS tools
+USER root
+ENV WRANGLER_SEND_METRICS=false
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/tsconfig.json /app/wrangler.toml ./
+COPY --from=build /app/shared ./shared
+COPY --from=build /app/db ./db
+COPY --from=build /app/origin ./origin
+COPY --from=build /app/edge ./edge
+COPY --from=build /app/sandbox ./sandbox
+COPY --from=build /app/ops ./ops
+# wrangler dev writes its bundle under .wrangler/ and its logs under $HOME; the sandbox writes the
+# dev WeChat settings to /run/wechat-sandbox (a named volume inherits this ownership).
+RUN mkdir -p /app/.wrangler /run/wechat-sandbox \
+    && chown app:app /app/.wrangler /run/wechat-sandbox
+USER app

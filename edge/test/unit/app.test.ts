@@ -1,11 +1,12 @@
 import { sign } from 'hono/jwt'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createEdgeApp } from '../../app.ts'
 import { MemoryCacheStore } from '../../cache/memory-store.ts'
 import { TieredCacheStore } from '../../cache/tiered-store.ts'
 import { parseConfig } from '../../config.ts'
 import { MemoryRateLimiter } from '../../rate-limit/memory-limiter.ts'
 import type { EdgeDeps } from '../../types.ts'
+import { readingNoVersions } from '../support/limiters.ts'
 
 const config = parseConfig({
   ORIGIN_URL: 'http://origin.test',
@@ -20,9 +21,8 @@ const config = parseConfig({
 function appWith(fetchOrigin: EdgeDeps['fetchOrigin'], now = () => 1_000_000) {
   return createEdgeApp({
     config,
-    rateLimiter: new MemoryRateLimiter(now),
+    rateLimiter: readingNoVersions(new MemoryRateLimiter(now)),
     cache: new MemoryCacheStore(now),
-    pageVersions: async () => null,
     fetchOrigin,
     now,
     clientIp: () => '192.0.2.1',
@@ -82,6 +82,37 @@ describe('edge app (Node, injected dependencies)', () => {
       headers: { authorization: `Bearer ${token}` },
     })
     expect(res.status).toBe(401)
+  })
+
+  it('keeps a verified token only until its exp', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      const token = await sign({ sub: 'u1', exp: Math.floor(Date.now() / 1000) + 60 }, 'unit-secret', 'HS256')
+      const app = appWith(async () => json({ ok: true }), Date.now)
+      const me = () => app.request('/api/me', { headers: { authorization: `Bearer ${token}` } })
+      expect((await me()).status).toBe(200)
+      expect((await me()).status).toBe(200)
+      vi.setSystemTime(Date.now() + 61_000)
+      expect((await me()).status).toBe(401)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('serves merchant pages fresh when the limiter could not read their version', async () => {
+    let calls = 0
+    const now = () => 1_000_000
+    const app = createEdgeApp({
+      config,
+      rateLimiter: new MemoryRateLimiter(now),
+      cache: new MemoryCacheStore(now),
+      fetchOrigin: async () => json({ calls: ++calls }),
+      now,
+      clientIp: () => '192.0.2.1',
+    })
+    for (let i = 0; i < 2; i++)
+      expect((await app.request('/api/merchants/m9')).headers.get('x-cache')).toBe('MISS')
+    expect(calls).toBe(2)
   })
 })
 

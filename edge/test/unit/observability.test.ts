@@ -13,6 +13,7 @@ import { routeOf } from '../../observability/route.ts'
 import { MemoryRateLimiter } from '../../rate-limit/memory-limiter.ts'
 import { type EchoOrigin, startEchoOrigin } from '../support/echo-origin.ts'
 import { deadUrl, SIGNING_KEY_ID, SIGNING_SECRET, tokenFor } from '../support/harness.ts'
+import { readingNoVersions } from '../support/limiters.ts'
 
 let origin: EchoOrigin
 
@@ -40,9 +41,8 @@ function edge(originUrl: string, overrides: Record<string, string> = {}) {
   const metrics = new EdgeMetrics()
   const app = createEdgeApp({
     config,
-    rateLimiter: new MemoryRateLimiter(Date.now),
+    rateLimiter: readingNoVersions(new MemoryRateLimiter(Date.now)),
     cache: new MemoryCacheStore(Date.now),
-    pageVersions: async () => null,
     fetchOrigin: (request) => fetch(request),
     now: Date.now,
     clientIp: () => '192.0.2.7',

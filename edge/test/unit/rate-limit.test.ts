@@ -101,3 +101,25 @@ describe('rulesFor: console login sessions (API.md §17)', () => {
     expect(needsUser('GET', '/console/')).toBe(true)
   })
 })
+
+describe('FailoverRateLimiter and reads along', () => {
+  it('passes the key to read to the primary and reports no read from the fallback', async () => {
+    const now = 0
+    let failing = false
+    const primary: RateLimiter = {
+      check: vi.fn(async (_rules: RateLimitRule[], alsoRead?: string) => {
+        if (failing) throw new Error('redis down')
+        return { allowed: true, counters: [], ...(alsoRead ? { read: '3' } : {}) }
+      }),
+    }
+    const limiter = new FailoverRateLimiter(primary, new MemoryRateLimiter(() => now), {
+      now: () => now,
+      log: () => {},
+    })
+    expect((await limiter.check([rule('k', 5)], 'edge:version')).read).toBe('3')
+    failing = true
+    const fallback = await limiter.check([rule('k', 5)], 'edge:version')
+    expect(fallback.allowed).toBe(true)
+    expect(fallback.read).toBeUndefined()
+  })
+})
