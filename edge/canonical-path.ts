@@ -1,6 +1,6 @@
 import { createMiddleware } from 'hono/factory'
 import { AppError } from '../shared/errors.ts'
-import type { EdgeEnv } from './types.ts'
+import type { EdgeEnv, RequestTarget } from './types.ts'
 
 /**
  * A path segment of plain characters only: RFC 3986 `pchar` without percent-encoding. With no `%`,
@@ -9,13 +9,6 @@ import type { EdgeEnv } from './types.ts'
  * URL parser to normalise into another path, let alone another host (`//host/…`).
  */
 const PLAIN_SEGMENT = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]+$/
-
-export interface RequestTarget {
-  /** Starts with `/`; exactly what the client sent. */
-  path: string
-  /** `?…` or empty; exactly what the client sent. */
-  query: string
-}
 
 /**
  * Splits a request URL as the runtime handed it over (Deno keeps the raw request line; workerd has

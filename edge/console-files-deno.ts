@@ -3,7 +3,7 @@
  * [assets] uploads), read with fetch on file: URLs. Paths reach here already canonical (no dot
  * segments or encoded slashes: edge/canonical-path.ts), and only /console/… is asked for.
  */
-import type { ConsoleFiles } from './console.ts'
+import type { ConsoleFiles } from './types.ts'
 
 const ROOT = new URL('../dist/assets/', import.meta.url)
 

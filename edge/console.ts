@@ -7,7 +7,7 @@
  */
 import type { Context } from 'hono'
 import { AppError } from '../shared/errors.ts'
-import type { EdgeEnv } from './types.ts'
+import type { ConsoleFiles, EdgeEnv } from './types.ts'
 
 export const CONSOLE_CSP = [
   "default-src 'none'",
@@ -19,8 +19,6 @@ export const CONSOLE_CSP = [
   "form-action 'self'",
   "frame-ancestors 'none'",
 ].join('; ')
-
-export type ConsoleFiles = (request: Request, env: object | undefined) => Promise<Response>
 
 export function consoleFile(files: ConsoleFiles) {
   return async (c: Context<EdgeEnv>) => {

@@ -1,8 +1,7 @@
 import type { CacheStore } from './cache/store.ts'
-import type { RequestTarget } from './canonical-path.ts'
 import type { EdgeConfig } from './config.ts'
-import type { ConsoleFiles } from './console.ts'
-import type { EdgeObservability } from './observability/middleware.ts'
+import type { EdgeMetrics } from './observability/metrics.ts'
+import type { RequestSink } from './observability/record.ts'
 import type { RateLimiter } from './rate-limit/limiter.ts'
 
 export interface EdgeUser {
@@ -42,3 +41,25 @@ export interface EdgeEnv {
     originTiming: { ms: number; failed: boolean } | undefined
   }
 }
+
+export interface RequestTarget {
+  /** Starts with `/`; exactly what the client sent. */
+  path: string
+  /** `?…` or empty; exactly what the client sent. */
+  query: string
+}
+
+/** How a runtime observes requests; each entry (deno.ts, worker.ts) and each test wires its own. */
+export interface EdgeObservability {
+  /** Counters this process keeps and serves at /metrics (Deno, when METRICS_TOKEN is set). */
+  metrics?: EdgeMetrics
+  /** Other destinations of each request's record (Analytics Engine on Workers). */
+  sinks?: RequestSink[]
+  /** Where the JSON line goes; stdout on Deno, Workers Logs on Cloudflare. */
+  log?: (line: string) => void
+  /** Milliseconds, monotonic; only differences are used. */
+  clock?: () => number
+}
+
+/** Answers a request for one of the console's static files (workerd: the ASSETS binding; Deno: dist/assets). */
+export type ConsoleFiles = (request: Request, env: object | undefined) => Promise<Response>

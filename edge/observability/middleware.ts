@@ -1,20 +1,7 @@
 import { createMiddleware } from 'hono/factory'
-import type { EdgeEnv } from '../types.ts'
-import type { EdgeMetrics } from './metrics.ts'
-import type { RequestRecord, RequestSink } from './record.ts'
+import type { EdgeEnv, EdgeObservability } from '../types.ts'
+import type { RequestRecord } from './record.ts'
 import { routeOf } from './route.ts'
-
-/** How a runtime observes requests; each entry (deno.ts, worker.ts) and each test wires its own. */
-export interface EdgeObservability {
-  /** Counters this process keeps and serves at /metrics (Deno, when METRICS_TOKEN is set). */
-  metrics?: EdgeMetrics
-  /** Other destinations of each request's record (Analytics Engine on Workers). */
-  sinks?: RequestSink[]
-  /** Where the JSON line goes; stdout on Deno, Workers Logs on Cloudflare. */
-  log?: (line: string) => void
-  /** Milliseconds, monotonic; only differences are used. */
-  clock?: () => number
-}
 
 const roundMs = (ms: number) => Math.round(ms * 10) / 10
 
