@@ -1,5 +1,6 @@
 /** Redemption at checkout (API.md §14): points pay part of an order, held at creation, given back
  * by a close or pro rata by refunds; WeChat is charged payableFen. */
+import { sql } from 'drizzle-orm'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { control } from '../sandbox/testing.ts'
 import { apiClient } from './harness/client.ts'
@@ -228,6 +229,29 @@ describe('giving redeemed points back', () => {
       discountFen: 0,
       pointsClawedBack: 66,
     })
+  })
+
+  it('forfeits what a refund gives back to an account deleted after paying', async () => {
+    const m = await redeemingMerchant({ redeemFenPerPoint: 1 })
+    const u = await userWithPoints(api, 500)
+    const o = (await createOrder(u.token, { merchantId: m.merchantId, amountFen: 1000, redeemPoints: 300 }))
+      .body
+    await pay(o.outTradeNo, { amountFen: 700 })
+    expect((await api.delete('/api/me', { token: u.token })).status).toBe(200)
+    const r = await refund(m.ownerToken, o.id, 700)
+    await complete(r.body.outRefundNo, { duplicates: 3 })
+    expect((await api.get(`/api/merchant/refunds/${r.body.id}`, { token: m.ownerToken })).body.status).toBe(
+      'SUCCESS',
+    )
+    const [rows] = (await stack.db.primary.execute(
+      sql`SELECT a.balance, (SELECT COALESCE(SUM(delta), 0) FROM ledger_entries e
+            WHERE e.account_id = a.id AND e.kind = 'ACCOUNT_CLOSED') AS forfeited
+          FROM accounts a WHERE a.kind = 'USER' AND a.owner_id = ${Number(u.id)}`,
+    )) as unknown as [Array<{ balance: number | string; forfeited: number | string }>]
+    // 500 − 300 + 70 earned, all forfeited at deletion; the refund returns 300 and claws back 70,
+    // which first pays that claw-back's debt: 230 come back above zero and are forfeited too.
+    expect(Number(rows[0]!.balance)).toBe(0)
+    expect(Number(rows[0]!.forfeited)).toBe(-(270 + 230))
   })
 
   it('closes an unpaid order soon after it expires and returns its points once', async () => {

@@ -18,6 +18,7 @@ import type { OrderRow } from './order-queries.ts'
 import { closeUnpaid, lockOrder } from './order-state.ts'
 import type { PaymentDeps } from './payment-deps.ts'
 import { holdRedeemedPoints, redemptionFor } from './redemption.ts'
+import { lockActingUser } from './users.ts'
 
 /** 6..32 of [A-Za-z0-9_-] (WECHAT.md §2.2); time-ordered, so WeChat's bills sort sensibly. */
 function newOutTradeNo(now: Date): string {
@@ -49,6 +50,8 @@ async function insertOrder(
   deps: PaymentDeps,
   input: { userId: number; merchantId: number; amountFen: number; redeemPoints?: number; now: Date },
 ): Promise<number> {
+  // Before anything else: an account deleted meanwhile takes no order (see accounts.ts's locking).
+  await lockActingUser(tx, input.userId)
   const merchant = await findMerchant(tx, input.merchantId)
   if (!merchant) throw new AppError('NOT_FOUND', 'merchant not found', { field: 'merchantId' })
   if (merchant.status !== 'ACTIVE')

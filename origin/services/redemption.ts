@@ -8,8 +8,9 @@ import { sql } from 'drizzle-orm'
 import { AppError } from '../../shared/errors.ts'
 import type { Rule } from '../../shared/schemas.ts'
 import { selectRows, type Tx } from '../db/client.ts'
-import { merchantIssuance, transfer, userAccount } from './ledger.ts'
+import { merchantIssuance, PLATFORM, transfer, userAccount } from './ledger.ts'
 import type { OrderRow } from './order-queries.ts'
+import { isClosedAccount } from './users.ts'
 
 export interface Redemption {
   redeemPoints: number
@@ -91,6 +92,8 @@ export async function returnRedeemedPoints(
   now: Date,
 ): Promise<void> {
   if (points <= 0) return
+  // Before the account's lock, as every credit does: a closed account cannot take points back.
+  const closed = await isClosedAccount(tx, order.userId)
   const [again] = await selectRows<{ id: number }>(
     tx,
     sql`SELECT id FROM transfers WHERE business_key = ${redeemAgainKey(order.id)}`,
@@ -107,4 +110,18 @@ export async function returnRedeemedPoints(
     now,
   })
   if (!moved.applied) throw new Error(`order ${order.id}: points returned twice (${businessKey})`)
+  // A refund after the shopper deleted the account: what comes back is forfeited like the rest of
+  // the balance was (only what is above a debt the closed account still carries).
+  const forfeit = Math.min(points, moved.userBalances.get(order.userId) ?? 0)
+  if (closed && forfeit > 0) {
+    await transfer(tx, {
+      businessKey: `ACCOUNT_CLOSED:${businessKey}`,
+      kind: 'ACCOUNT_CLOSED',
+      debit: userAccount(order.userId),
+      credit: PLATFORM,
+      points: forfeit,
+      refId: String(order.userId),
+      now,
+    })
+  }
 }

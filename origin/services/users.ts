@@ -138,6 +138,11 @@ async function shareLockUser(tx: Tx, userId: number) {
   return row && { frozen: Number(row.frozen) === 1, deleted: Number(row.deleted) === 1 }
 }
 
+/** Whether the account was deleted, share-locking the user row so a deletion cannot commit meanwhile. */
+export async function isClosedAccount(tx: Tx, userId: number): Promise<boolean> {
+  return (await shareLockUser(tx, userId))?.deleted ?? false
+}
+
 /** For points credited to someone else (grants, adjustments): a deleted account is 404. */
 export async function lockLiveUser(tx: Tx, userId: number): Promise<void> {
   const row = await shareLockUser(tx, userId)
