@@ -46,14 +46,22 @@ describe('merchant applications and review', () => {
       description: '',
       logoUrl: '',
       status: 'ACTIVE',
-      rule: { earnPoints: 1, perFen: 100, minOrderFen: 0, maxPointsPerOrder: null, dailyCapPerUser: null },
+      rule: {
+        earnPoints: 1,
+        perFen: 100,
+        minOrderFen: 0,
+        maxPointsPerOrder: null,
+        dailyCapPerUser: null,
+        redeemFenPerPoint: null,
+        redeemMaxPercent: 100,
+      },
     })
     expect(page.headers.get('cache-control')).toContain('max-age')
     const owner = await file.api.login(openid)
     expect(owner.user).toMatchObject({ roles: ['user', 'merchant_owner'], merchantId: id })
   })
 
-  it('validates applications and refuses non-admins at the file.admin API', async () => {
+  it('validates applications and refuses non-admins at the admin API', async () => {
     const u = await file.api.login(uniqueOpenid())
     const bad = await file.api.post(
       '/api/merchants/applications',
@@ -165,13 +173,15 @@ describe('merchant console', () => {
     }
     const put = await file.api.put('/api/merchant/rule', rule, { token: m.ownerToken })
     expect(put.status).toBe(200)
-    expect(put.body.rule).toEqual(rule)
+    // Redemption is off unless the rule turns it on (API.md §14).
+    const stored = { ...rule, redeemFenPerPoint: null, redeemMaxPercent: 100 }
+    expect(put.body.rule).toEqual(stored)
     const bad = await file.api.put('/api/merchant/rule', { ...rule, perFen: 0 }, { token: m.ownerToken })
     expect(bad.status).toBe(400)
     expect(bad.body.error.details.field).toBe('perFen')
     const missing = await file.api.put('/api/merchant/rule', { earnPoints: 1 }, { token: m.ownerToken })
     expect(missing.status).toBe(400)
-    expect((await file.api.get(`/api/merchants/${m.merchantId}`)).body.rule).toEqual(rule)
+    expect((await file.api.get(`/api/merchants/${m.merchantId}`)).body.rule).toEqual(stored)
   })
 
   it('adds and removes staff: staff read, cannot write; removal takes effect at once', async () => {

@@ -131,6 +131,7 @@ describe('Redis outage', () => {
       balance: 500 + 25 - 50,
       heldInGifts: 50,
       totalEarned: 525,
+      expiringSoon: null,
     })
     expect(await invariants(stack)).toEqual(HOLDS)
     expect(await auditBusinessAgainstLedger(stack)).toEqual([])

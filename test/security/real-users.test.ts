@@ -90,14 +90,14 @@ describe('foreign keys', () => {
   it('refuse rows that name a missing user, merchant or order', async () => {
     const user = (await api.login(uniqueOpenid('fk'))).user.id
     await refused(
-      `INSERT INTO orders (out_trade_no, user_id, merchant_id, amount_fen, status, rule_earn_points, rule_per_fen,
-        rule_min_order_fen, expires_at, created_at, updated_at)
-       VALUES ('fk-1', 999999999, ${merchantId}, 1, 'PENDING', 1, 1, 0, ${now}, ${now}, ${now})`,
+      `INSERT INTO orders (out_trade_no, user_id, merchant_id, amount_fen, payable_fen, status, rule_earn_points,
+        rule_per_fen, rule_min_order_fen, expires_at, created_at, updated_at)
+       VALUES ('fk-1', 999999999, ${merchantId}, 1, 1, 'PENDING', 1, 1, 0, ${now}, ${now}, ${now})`,
     )
     await refused(
-      `INSERT INTO orders (out_trade_no, user_id, merchant_id, amount_fen, status, rule_earn_points, rule_per_fen,
-        rule_min_order_fen, expires_at, created_at, updated_at)
-       VALUES ('fk-2', ${user}, 999999999, 1, 'PENDING', 1, 1, 0, ${now}, ${now}, ${now})`,
+      `INSERT INTO orders (out_trade_no, user_id, merchant_id, amount_fen, payable_fen, status, rule_earn_points,
+        rule_per_fen, rule_min_order_fen, expires_at, created_at, updated_at)
+       VALUES ('fk-2', ${user}, 999999999, 1, 1, 'PENDING', 1, 1, 0, ${now}, ${now}, ${now})`,
     )
     await refused(
       `INSERT INTO refunds (out_refund_no, order_id, merchant_id, amount_fen, status, created_at, updated_at)

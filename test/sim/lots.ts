@@ -8,8 +8,12 @@
 import { sql } from 'drizzle-orm'
 import type { Stack } from '../harness/stack.ts'
 
-/** What a job run on a loaded 2-core machine may take beyond the contract's bound. */
-const LOAD_ALLOWANCE_MS = 1500
+/**
+ * What a job run may take beyond the contract's bound here. The simulation runs three stacks at
+ * once beside the rest of the suite on 2 cores, so this only checks that lots do get expired;
+ * test/points-expiry.test.ts checks the 2-interval bound itself on a stack of its own.
+ */
+const LOAD_ALLOWANCE_MS = 10_000
 
 const count = async (stack: Stack, query: ReturnType<typeof sql>) => {
   const [rows] = await stack.db.primary.execute(query)

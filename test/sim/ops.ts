@@ -243,7 +243,7 @@ export function step(st: WorkState, x: Exec, cfg: StepConfig): string | null {
           const redeemPoints = op.redeem ?? 0
           const discountFen = redeemPoints > 0 ? discountFor(m.rule, op.amountFen, redeemPoints) : 0
           if (discountFen === null) return expectError(obs, 422, 'REDEEM_NOT_ALLOWED')
-          if (st.must<UserE>(uKey(op.user)).balance < redeemPoints)
+          if (redeemPoints > 0 && st.must<UserE>(uKey(op.user)).balance < redeemPoints)
             return expectError(obs, 422, 'INSUFFICIENT_POINTS')
           if (obs.status !== 201) return expectStatus(obs, 201)
           const b = obs.body
