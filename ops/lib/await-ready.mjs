@@ -6,7 +6,7 @@
  * With --pid it also gives up when that process exits (a release that throws at start-up). With
  * --pm2, /ready is not enough — a worker of the old release may be the one answering — so every
  * instance of the app must also be online, started after --since, and stay up without a restart
- * while /ready answers 200 three times in a row. --max-restarts N gives up once an instance has
+ * while /ready answers 200 five times in a row. --max-restarts N gives up once an instance has
  * restarted N times (a fresh canary that crash-loops will not get better by waiting).
  */
 import { execFileSync } from 'node:child_process'
@@ -53,7 +53,14 @@ function freshInstances() {
     )
     process.exit(1)
   }
-  const bad = procs.find((p) => p.pm2_env.status !== 'online' || p.pm2_env.pm_uptime < Number(opt.since))
+  // PM2's status can say online for a worker whose process already died (a crash loop between
+  // restarts): the pid must be alive too.
+  const bad = procs.find(
+    (p) =>
+      p.pm2_env.status !== 'online' ||
+      p.pm2_env.pm_uptime < Number(opt.since) ||
+      !(p.pid > 0 && alive(p.pid)),
+  )
   if (bad) {
     why = `instance ${bad.pm_id} is ${bad.pm2_env.status}, not yet a fresh online worker`
     return undefined
@@ -84,7 +91,9 @@ while (Date.now() < deadline) {
   const ok = instances !== undefined && (await ready())
   streak = ok && instances === seen ? streak + 1 : ok ? 1 : 0
   seen = instances
-  if (streak >= (opt.pm2 ? 3 : 1)) process.exit(0)
+  // Under PM2, 5 checks half a second apart with the same pids and restart counts: a worker that
+  // crashes soon after it listens has to stay up for over 2 s to be taken for a good one.
+  if (streak >= (opt.pm2 ? 5 : 1)) process.exit(0)
   await sleep(500)
 }
 console.error(`await-ready: not ready within ${opt.timeout} s: ${why}`)
