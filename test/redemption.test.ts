@@ -202,6 +202,12 @@ describe('giving redeemed points back', () => {
     await pay(o.outTradeNo, { amountFen: 667 })
     // 667 earned on 667 fen at 1 point per 10 fen: 66.
     expect(await balanceOf(u.token)).toBe(1000 - 333 + 66)
+    // The console's daily figures count what WeChat charged too, as the totals do.
+    const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10)
+    const daily = await api.get(`/api/merchant/stats/daily?from=${today}&to=${today}`, {
+      token: m.ownerToken,
+    })
+    expect(daily.body.items).toMatchObject([{ date: today, orders: 1, paidFen: 667 }])
     expect((await refund(m.ownerToken, o.id, 700)).body.error.code).toBe('REFUND_EXCEEDS_PAID')
 
     const r1 = await refund(m.ownerToken, o.id, 200)

@@ -41,7 +41,7 @@ export async function merchantDailyStats(
       .select({
         day: paidDay,
         orders: sql<string>`COUNT(*)`,
-        fen: sql<string | null>`SUM(${orders.amountFen})`,
+        fen: sql<string | null>`SUM(${orders.payableFen})`,
       })
       .from(orders)
       .where(
