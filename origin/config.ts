@@ -86,6 +86,14 @@ const schema = z.object({
   DATABASE_URL: mysqlUrl,
   DATABASE_READ_URL: mysqlUrl.optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(16),
+  /**
+   * Group commit of payments (issue 16): at most this many payments share one transaction; 1 turns
+   * batching off. Batches in flight at once per process, and how long a lone payment waits for
+   * company (0: only what arrived in the same turn of the event loop).
+   */
+  PAYMENT_BATCH_MAX: z.coerce.number().int().min(1).max(500).default(64),
+  PAYMENT_BATCH_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(4),
+  PAYMENT_BATCH_WAIT_MS: z.coerce.number().int().min(0).max(50).default(0),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'must be redis://host:port')

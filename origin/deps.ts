@@ -8,10 +8,12 @@ import { createMetrics } from './http/metrics.ts'
 import type { Job } from './jobs/runner.ts'
 import { createFieldCipher } from './security/field-cipher.ts'
 import { expireDueGifts } from './services/gift-settlement.ts'
+import { createGroupCommit } from './services/group-commit.ts'
 import { purgeExpiredIdempotencyKeys } from './services/idempotency.ts'
 import { setLotPolicy } from './services/lots.ts'
 import { reconcilePendingOrders } from './services/orders.ts'
 import { sendDueOutbox } from './services/outbox.ts'
+import { applyPaymentBatch } from './services/payment-batch.ts'
 import { expireDueLots, noticeExpiringLots } from './services/points-expiry.ts'
 import { reconcileYesterday } from './services/reconciliation.ts'
 import { reconcileRefunds } from './services/refunds.ts'
@@ -50,7 +52,7 @@ export function createDeps(config: OriginConfig): OriginDeps {
     payPublicKeyId: config.WECHAT_PAY_PUBLIC_KEY_ID,
     apiv3Key: config.WECHAT_APIV3_KEY,
   })
-  return {
+  const deps: OriginDeps = {
     config,
     db,
     redis,
@@ -60,6 +62,15 @@ export function createDeps(config: OriginConfig): OriginDeps {
     pay,
     phones: createFieldCipher(config.PHONE_ENCRYPTION_KEYS),
   }
+  if (config.PAYMENT_BATCH_MAX > 1) {
+    deps.paymentBatch = createGroupCommit({
+      maxBatch: config.PAYMENT_BATCH_MAX,
+      maxInFlight: config.PAYMENT_BATCH_IN_FLIGHT,
+      maxWaitMs: config.PAYMENT_BATCH_WAIT_MS,
+      run: (txns) => applyPaymentBatch(deps, txns),
+    })
+  }
+  return deps
 }
 
 export function originJobs(deps: OriginDeps): Job[] {

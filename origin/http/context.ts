@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis'
 import type { OriginConfig } from '../config.ts'
 import type { Database } from '../db/client.ts'
 import type { FieldCipher } from '../security/field-cipher.ts'
+import type { PaymentDeps } from '../services/payment-deps.ts'
 import type { Identity } from '../services/users.ts'
 import type { WechatMiniClient } from '../wechat/mini-client.ts'
 import type { WechatPayClient } from '../wechat/pay-client.ts'
@@ -18,6 +19,7 @@ export interface OriginDeps {
   mini: WechatMiniClient
   phones: FieldCipher
   pay: WechatPayClient
+  paymentBatch?: PaymentDeps['paymentBatch']
 }
 
 export type AppEnv = {

@@ -33,6 +33,9 @@ export interface ServiceMetrics {
   reconciliationRuns: Counter
   reconciliationMismatches: LabelledGauge
   outboxMessages: Counter
+  /** result: committed, or failed (its payments then applied one by one). */
+  paymentBatches: Counter
+  paymentsBatched: Counter
 }
 
 const counter: Counter = { inc: () => {} }
@@ -55,4 +58,6 @@ export const noopMetrics: ServiceMetrics = {
   reconciliationRuns: counter,
   reconciliationMismatches: gauge,
   outboxMessages: counter,
+  paymentBatches: counter,
+  paymentsBatched: counter,
 }

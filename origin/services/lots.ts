@@ -171,11 +171,37 @@ export async function formLots(
       form(take, src.expiresAt)
     }
   }
-  if (rest > 0) form(rest, ttlSeconds === 0 ? null : new Date(now.getTime() + ttlSeconds * 1000))
-  if (fresh.length === 0) return
-  const values = fresh.map(
+  if (rest > 0) form(rest, freshLotExpiry(now))
+  await insertLots(
+    tx,
+    fresh.map((l) => ({ accountId: acct.id, transferId, ...l })),
+    now,
+  )
+}
+
+/** When a lot formed at `now` from fresh points expires; null: never. */
+export const freshLotExpiry = (now: Date) =>
+  ttlSeconds === 0 ? null : new Date(now.getTime() + ttlSeconds * 1000)
+
+/** The fresh lot a plain credit forms: what is left after paying off the debt of a negative balance. */
+export function freshLotOf(balanceBefore: number, points: number, now: Date) {
+  const rest = points - Math.min(points, Math.max(0, -balanceBefore))
+  return rest > 0 ? { points: rest, expiresAt: freshLotExpiry(now) } : undefined
+}
+
+export interface NewLot {
+  accountId: number
+  transferId: number
+  points: number
+  expiresAt: Date | null
+}
+
+/** One statement for any number of new lots (of one or of many accounts). */
+export async function insertLots(tx: Tx, lots: NewLot[], now: Date): Promise<void> {
+  if (lots.length === 0) return
+  const values = lots.map(
     (l) =>
-      sql`(${acct.id}, ${transferId}, ${l.points}, ${l.points}, ${l.expiresAt}, ${l.expiresAt ?? NEVER}, ${now})`,
+      sql`(${l.accountId}, ${l.transferId}, ${l.points}, ${l.points}, ${l.expiresAt}, ${l.expiresAt ?? NEVER}, ${now})`,
   )
   await writeRows(
     tx,

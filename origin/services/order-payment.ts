@@ -13,9 +13,10 @@ import { merchantIssuance, transfer, userAccount } from './ledger.ts'
 import type { OrderRow } from './order-queries.ts'
 import { lockOrder, markPaid, PAYABLE } from './order-state.ts'
 import { enqueuePointsEarned } from './outbox.ts'
+import type { Applied, PaymentOutcome, Rejected } from './payment-applied.ts'
 import type { PaymentDeps } from './payment-deps.ts'
 
-export type PaymentOutcome = 'paid' | 'already_paid' | 'rejected'
+export type { PaymentOutcome } from './payment-applied.ts'
 
 export const ruleOfOrder = (
   o: Pick<
@@ -82,25 +83,50 @@ async function award(deps: PaymentDeps, tx: Tx, order: OrderRow, paidAt: Date, n
     .select({ name: merchants.name })
     .from(merchants)
     .where(eq(merchants.id, order.merchantId))
-  await enqueuePointsEarned(tx, deps.config.WECHAT_TEMPLATE_POINTS_EARNED, {
-    orderId: order.id,
-    userId: order.userId,
-    merchantName: shop?.name ?? '',
-    points,
-    at: now,
-  })
+  await enqueuePointsEarned(tx, deps.config.WECHAT_TEMPLATE_POINTS_EARNED, [
+    { orderId: order.id, userId: order.userId, merchantName: shop?.name ?? '', points, at: now },
+  ])
   return points
 }
 
-type Applied =
-  | { outcome: 'paid'; awarded: number; retaken: number }
-  | { outcome: 'already_paid' }
-  | { outcome: 'rejected'; why: 'no such order' | 'amount' | 'sub_mchid' }
+export const paidAtOf = (txn: PayTransaction) =>
+  txn.successTime && !Number.isNaN(Date.parse(txn.successTime)) ? new Date(txn.successTime) : new Date()
+
+/** What a payment cannot be applied to, checked under the order's lock before anything changes. */
+export function mismatchOf(order: OrderRow | undefined, txn: PayTransaction): Rejected | undefined {
+  if (!order) return { outcome: 'rejected', why: 'no such order' }
+  // A direct order must not be settled by a partner answer, nor one sub-merchant's by another's.
+  if ((order.subMchid ?? undefined) !== txn.subMchid) return { outcome: 'rejected', why: 'sub_mchid' }
+  if (txn.amountTotalFen !== order.payableFen) return { outcome: 'rejected', why: 'amount' }
+  return undefined
+}
+
+/** One payment in its own transaction: the path of a lone payment, and of what a batch leaves out. */
+export function applyOne(deps: PaymentDeps, txn: PayTransaction): Promise<Applied> {
+  return runTx(deps.db.primary, async (tx): Promise<Applied> => {
+    const order = await lockOrder(tx, { outTradeNo: txn.outTradeNo })
+    const mismatch = mismatchOf(order, txn)
+    if (mismatch) return mismatch
+    if (!order) throw new Error('unreachable: mismatchOf rejects a missing order')
+    if (!PAYABLE.includes(order.status)) return { outcome: 'already_paid' }
+    const paidAt = paidAtOf(txn)
+    const now = new Date()
+    const awarded = await award(deps, tx, order, paidAt, now)
+    await markPaid(tx, order, {
+      pointsAwarded: awarded,
+      transactionId: txn.transactionId ?? null,
+      paidAt,
+      now,
+    })
+    return { outcome: 'paid', awarded, retaken: order.redeemReturned }
+  })
+}
 
 /**
  * Applies WeChat's word that an order is paid. Checked against the order before anything changes:
  * appid, mchid (sp_appid, sp_mchid in partner mode), the sub-merchant the order pays, amount and
  * currency must match. A paid answer wins over a local close, because the shopper's money was taken.
+ * With `deps.paymentBatch`, payments arriving together commit together (payment-batch.ts).
  */
 export async function applyPayment(
   deps: PaymentDeps,
@@ -116,25 +142,7 @@ export async function applyPayment(
   if (txn.appid !== deps.config.WECHAT_APPID) return mismatch('appid')
   if (txn.mchid !== deps.config.WECHAT_MCHID) return mismatch('mchid')
   if (txn.currency !== undefined && txn.currency !== 'CNY') return mismatch('currency')
-  const applied = await runTx(deps.db.primary, async (tx): Promise<Applied> => {
-    const order = await lockOrder(tx, { outTradeNo: txn.outTradeNo })
-    if (!order) return { outcome: 'rejected', why: 'no such order' }
-    // A direct order must not be settled by a partner answer, nor one sub-merchant's by another's.
-    if ((order.subMchid ?? undefined) !== txn.subMchid) return { outcome: 'rejected', why: 'sub_mchid' }
-    if (txn.amountTotalFen !== order.payableFen) return { outcome: 'rejected', why: 'amount' }
-    if (!PAYABLE.includes(order.status)) return { outcome: 'already_paid' }
-    const paidAt =
-      txn.successTime && !Number.isNaN(Date.parse(txn.successTime)) ? new Date(txn.successTime) : new Date()
-    const now = new Date()
-    const awarded = await award(deps, tx, order, paidAt, now)
-    await markPaid(tx, order, {
-      pointsAwarded: awarded,
-      transactionId: txn.transactionId ?? null,
-      paidAt,
-      now,
-    })
-    return { outcome: 'paid', awarded, retaken: order.redeemReturned }
-  })
+  const applied = deps.paymentBatch ? await deps.paymentBatch.submit(txn) : await applyOne(deps, txn)
   if (applied.outcome === 'rejected') return mismatch(applied.why)
   if (applied.outcome === 'paid') {
     deps.metrics.paymentSuccess.inc()

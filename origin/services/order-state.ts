@@ -6,10 +6,10 @@
  * did: callers count and log only after the commit, so a transaction retried after a deadlock
  * never reports twice.
  */
-import { eq, sql } from 'drizzle-orm'
+import { eq, inArray, sql } from 'drizzle-orm'
 import { orders } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
-import type { Tx } from '../db/client.ts'
+import { type Tx, writeRows } from '../db/client.ts'
 import type { OrderRow, OrderStatus } from './order-queries.ts'
 import { redeemReturnTotal, retakeRedeemedPoints, returnRedeemedPoints } from './redemption.ts'
 
@@ -39,6 +39,56 @@ export async function lockOrder(
   const where = 'id' in by ? eq(orders.id, by.id) : eq(orders.outTradeNo, by.outTradeNo)
   const [row] = await tx.select().from(orders).where(where).for('update')
   return row
+}
+
+/** Locks several orders by out_trade_no, in index order, so concurrent batches never deadlock on them. */
+export async function lockOrders(tx: Tx, outTradeNos: string[]): Promise<OrderRow[]> {
+  if (outTradeNos.length === 0) return []
+  return tx
+    .select()
+    .from(orders)
+    .where(inArray(orders.outTradeNo, outTradeNos))
+    .orderBy(orders.outTradeNo)
+    .for('update')
+}
+
+export interface Payment {
+  pointsAwarded: number
+  transactionId: string | null
+  paidAt: Date
+}
+
+/**
+ * `markPaid` for many PENDING orders in one statement (the payment batch). Orders whose redeemed
+ * points were given back by a close need `markPaid`, which takes them again.
+ */
+export async function markPaidMany(
+  tx: Tx,
+  paid: Array<{ order: OrderRow } & Payment>,
+  now: Date,
+): Promise<void> {
+  if (paid.length === 0) return
+  for (const { order } of paid) {
+    step(order, 'PAID')
+    if (order.redeemReturned > 0) throw new Error(`order ${order.id}: its redeemed points need markPaid`)
+  }
+  const byId = (value: (p: (typeof paid)[number]) => unknown) =>
+    sql`CASE id ${sql.join(
+      paid.map((p) => sql`WHEN ${p.order.id} THEN ${value(p)}`),
+      sql` `,
+    )} END`
+  const res = await writeRows(
+    tx,
+    sql`UPDATE orders SET status = 'PAID', points_awarded = ${byId((p) => p.pointsAwarded)},
+          redeem_returned = 0, transaction_id = ${byId((p) => p.transactionId)},
+          paid_at = ${byId((p) => p.paidAt)}, updated_at = ${now},
+          shipping_status = 'PENDING', shipping_next_at = ${now}
+        WHERE id IN (${sql.join(
+          paid.map((p) => sql`${p.order.id}`),
+          sql`, `,
+        )})`,
+  )
+  if (res.affectedRows !== paid.length) throw new Error(`markPaidMany: ${res.affectedRows} of ${paid.length}`)
 }
 
 export async function markPaid(

@@ -5,7 +5,7 @@
  * errors, 5xx and errcode -1 are retried with backoff; 43101 (the user has not subscribed) is a
  * final, normal answer; any other errcode is final too, with WeChat's errmsg kept.
  */
-import { and, eq, lte, sql } from 'drizzle-orm'
+import { and, eq, inArray, lte, sql } from 'drizzle-orm'
 import { outbox, users } from '../../db/schema.ts'
 import { type Database, type Tx, writeRows } from '../db/client.ts'
 import { retryDelayMs } from '../jobs/backoff.ts'
@@ -48,45 +48,76 @@ const thing = (text: string) => ({
 const beijingMinute = (at: Date) =>
   new Date(at.getTime() + 8 * 3600_000).toISOString().slice(0, 16).replace('T', ' ')
 
-async function enqueue(
-  tx: Tx,
-  dedupeKey: string,
-  userId: number,
-  message: Omit<SubscribeMessage, 'touser'>,
-  now: Date,
-) {
-  const [user] = await tx.select({ openid: users.openid }).from(users).where(eq(users.id, userId))
-  if (!user) return
-  const payload: SubscribeMessage = { touser: user.openid, ...message }
+interface Outgoing {
+  dedupeKey: string
+  userId: number
+  message: Omit<SubscribeMessage, 'touser'>
+  at: Date
+}
+
+/** Any number of messages in one statement; a message to a user who is gone is dropped. */
+async function enqueueMany(tx: Tx, outgoing: Outgoing[]) {
+  if (outgoing.length === 0) return
+  const userIds = [...new Set(outgoing.map((o) => o.userId))]
+  const found = await tx
+    .select({ id: users.id, openid: users.openid })
+    .from(users)
+    .where(inArray(users.id, userIds))
+  const openidOf = new Map(found.map((u) => [u.id, u.openid]))
+  const values = outgoing.flatMap((o) => {
+    const touser = openidOf.get(o.userId)
+    if (touser === undefined) return []
+    const payload: SubscribeMessage = { touser, ...o.message }
+    return [
+      sql`(${SUBSCRIBE_TOPIC}, ${o.dedupeKey}, ${JSON.stringify(payload)}, 'PENDING', 0, ${o.at}, ${o.at})`,
+    ]
+  })
+  if (values.length === 0) return
   // The business key makes a re-run of the producing step one message, not two.
   await writeRows(
     tx,
     sql`INSERT IGNORE INTO outbox (topic, dedupe_key, payload, status, attempts, next_attempt_at, created_at)
-        VALUES (${SUBSCRIBE_TOPIC}, ${dedupeKey}, ${JSON.stringify(payload)}, 'PENDING', 0, ${now}, ${now})`,
+        VALUES ${sql.join(values, sql`, `)}`,
   )
 }
 
-/** Points earned for a paid order, to the payer (template: thing1 shop, number2 points, time3 when). */
-export function enqueuePointsEarned(
+const enqueue = (
   tx: Tx,
-  templateId: string | undefined,
-  input: { orderId: number; userId: number; merchantName: string; points: number; at: Date },
-) {
-  if (!templateId) return Promise.resolve()
-  return enqueue(
-    tx,
-    `points_earned:${input.orderId}`,
-    input.userId,
-    {
-      template_id: templateId,
-      page: POINTS_PAGE,
-      data: {
-        thing1: thing(input.merchantName),
-        number2: { value: String(input.points) },
-        time3: { value: beijingMinute(input.at) },
-      },
+  dedupeKey: string,
+  userId: number,
+  message: Omit<SubscribeMessage, 'touser'>,
+  at: Date,
+) => enqueueMany(tx, [{ dedupeKey, userId, message, at }])
+
+export interface PointsEarned {
+  orderId: number
+  userId: number
+  merchantName: string
+  points: number
+  at: Date
+}
+
+const pointsEarned = (templateId: string, input: PointsEarned): Outgoing => ({
+  dedupeKey: `points_earned:${input.orderId}`,
+  userId: input.userId,
+  message: {
+    template_id: templateId,
+    page: POINTS_PAGE,
+    data: {
+      thing1: thing(input.merchantName),
+      number2: { value: String(input.points) },
+      time3: { value: beijingMinute(input.at) },
     },
-    input.at,
+  },
+  at: input.at,
+})
+
+/** Points earned for paid orders, to each payer (template: thing1 shop, number2 points, time3 when). */
+export function enqueuePointsEarned(tx: Tx, templateId: string | undefined, earned: PointsEarned[]) {
+  if (!templateId) return Promise.resolve()
+  return enqueueMany(
+    tx,
+    earned.map((e) => pointsEarned(templateId, e)),
   )
 }
 
