@@ -13,12 +13,15 @@
  * files there), BENCH_HEAP_SNAPSHOT_DIR (unset: when set, the origin writes a heap snapshot there
  * after the run; summarise either with bench/profile-summary.ts or bench/heap-summary.ts),
  * BENCH_ORIGIN_NODE_ARGS (extra node flags for the origin, space separated, e.g.
- * --max-semi-space-size=8), BENCH_ORIGIN_WORKERS (1: above 1 the origin runs in cluster mode, as PM2 runs it).
+ * --max-semi-space-size=8), BENCH_ORIGIN_WORKERS (1: above 1 the origin runs in cluster mode, as PM2 runs it),
+ * BENCH_ONLY=awards (`npm run bench:awards`: the SQL floor and the award runs only, with their
+ * verdicts — for measuring group commit again and again).
  */
 import { randomBytes } from 'node:crypto'
 import { cpus } from 'node:os'
 import mysql from 'mysql2/promise'
-import { createContext, loadAtStart, log, settings } from './lib/context.ts'
+import { cpuMsPer, createContext, loadAtStart, log, settings } from './lib/context.ts'
+import { targetsTable } from './lib/report.ts'
 import { checkAgainstShared } from './lib/signing.ts'
 import { type BenchStack, startBenchStack } from './lib/stack.ts'
 import { writeReport } from './output.ts'
@@ -31,7 +34,7 @@ import { packaging } from './phases/packaging.ts'
 import { scalingOnPaper } from './phases/scaling.ts'
 import { scanAtRate } from './phases/scan-rate.ts'
 import { setupMerchant } from './phases/setup.ts'
-import { type RunResults, rowsOf, targetsOf } from './targets.ts'
+import { awardTargets, type RunResults, rowsOf, targetsOf } from './targets.ts'
 
 let stack: BenchStack | undefined
 let closing: Promise<void> | undefined
@@ -56,6 +59,7 @@ async function main() {
       '(other work on this machine shows up in every number)',
   )
   const tag = randomBytes(3).toString('hex')
+  if (process.env.BENCH_ONLY === 'awards') return awardsOnly(tag)
   const packed = await packaging()
   const startup = await bareStartup()
   log(`floor: bare Hono on Node (tsx) answers in ${startup.readyMs} ms, RSS ${startup.rssMiB} MiB`)
@@ -90,6 +94,29 @@ async function main() {
     scaling: scalingOnPaper(ctx, awards.awardRun, deno.balance),
   }
   writeReport(ctx, results, { history, targets: targetsOf(results), rows: rowsOf(results) })
+}
+
+async function awardsOnly(tag: string) {
+  stack = await startBenchStack(settings, log)
+  const ctx = createContext(stack)
+  const sql = await mysql.createConnection({ uri: stack.databaseUrl, timezone: 'Z' })
+  const setup = await setupMerchant(ctx, tag)
+  const floors = await sqlFloors(ctx, setup.merchantId, tag)
+  const awards = await ordersAndAwards(ctx, setup, sql)
+  await sql.end()
+  const perAward = {
+    origin: cpuMsPer(ctx, 'award via callback', 'origin', awards.awardRun.requests),
+    mariadb: cpuMsPer(ctx, 'award via callback', 'mariadb', awards.awardRun.requests),
+  }
+  console.log(`\n${targetsTable(awardTargets(floors.sqlFloor, awards, perAward))}\n`)
+  console.log('CPU (cores busy on average) per phase:')
+  for (const [phase, groups] of Object.entries(ctx.cpu))
+    console.log(
+      `  ${phase}: ${Object.entries(groups)
+        .filter(([, g]) => g.cores >= 0.02)
+        .map(([name, g]) => `${name} ${g.cores}`)
+        .join(', ')}`,
+    )
 }
 
 try {

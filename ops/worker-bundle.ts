@@ -9,11 +9,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { gzipSync } from 'node:zlib'
+import { buildConsole } from './build-console.ts'
 
 /** The edge's own budget, about a fiftieth of Workers Free's 3 MB: an isolate is fetched and parsed cold, so smaller starts faster. */
 export const WORKER_GZIP_BUDGET_BYTES = 64 * 1024
 
 export async function measureWorkerBundle(): Promise<{ rawBytes: number; gzipBytes: number }> {
+  // wrangler.toml's [assets] directory must exist, as for a real deploy.
+  await buildConsole()
   const outdir = mkdtempSync(join(tmpdir(), 'edge-bundle-'))
   try {
     await promisify(execFile)('node_modules/.bin/wrangler', ['deploy', '--dry-run', '--outdir', outdir], {

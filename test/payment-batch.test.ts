@@ -18,7 +18,7 @@ import { HOLDS } from './harness/stack.ts'
 let origin: InProcessOrigin
 
 beforeAll(async () => {
-  origin = await startInProcessOrigin()
+  origin = await startInProcessOrigin({ WECHAT_TEMPLATE_POINTS_EARNED: 'tpl-earned' })
 })
 afterEach(async () => {
   expect(await origin.invariants()).toEqual(HOLDS)
@@ -95,7 +95,8 @@ describe('a payment batch', () => {
     const shop = await merchantWithRule()
     const capped = await merchantWithRule({ dailyCapPerUser: 150 })
     const alice = await origin.api.login(uniqueOpenid())
-    const bob = await origin.api.login(uniqueOpenid())
+    const bobOpenid = uniqueOpenid()
+    const bob = await origin.api.login(bobOpenid)
     const a1 = await order(alice.token, shop.merchantId, 1000)
     const a2 = await order(alice.token, shop.merchantId, 2500)
     const b1 = await order(bob.token, shop.merchantId, 990)
@@ -143,6 +144,19 @@ describe('a payment batch', () => {
       expect(await earnTransfers(o.id)).toBe(1)
     }
     expect((await statusOf(c2.id))?.pointsAwarded).toBe(50)
+    // One "points earned" message per credited order, to its payer, naming its shop.
+    const [messages] = (await origin.deps.db.primary.execute(
+      sql`SELECT dedupe_key AS k, payload FROM outbox WHERE dedupe_key IN (${sql.join(
+        [a1, a2, b1, c1, c2, wrongAmount].map((o) => sql`${`points_earned:${o.id}`}`),
+        sql`, `,
+      )})`,
+    )) as unknown as [Array<{ k: string; payload: unknown }>]
+    expect(messages).toHaveLength(6)
+    const c2Message = messages.find((m) => m.k === `points_earned:${c2.id}`)!.payload
+    expect(c2Message).toMatchObject({
+      touser: bobOpenid,
+      data: { thing1: { value: 'Tea House' }, number2: { value: '50' } },
+    })
   })
 
   it('applies a CLOSED order whose redeemed points came back on its own, taking them again', async () => {

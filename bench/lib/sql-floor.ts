@@ -3,7 +3,7 @@
  * ORM and no crypto — lock the order row (FOR UPDATE), count the points in the user's daily total
  * for the merchant (the upsert the origin does for every award, capped or not), lock the user's
  * account row, insert the transfer and its two entries, update the account (balance, seq, total
- * earned) and the order —
+ * earned), insert the award's lot and update the order —
  * at N concurrent clients on the fresh database's real tables. Like the origin, the merchant's
  * issuance account is never locked or updated, and every award touches a different user's row
  * than the awards running beside it. The rows it writes obey the ledger invariants.
@@ -36,6 +36,7 @@ export interface FloorResult {
 type Conn = mysql.Connection
 const BATCH = 2000
 
+const yearLater = (now: Date) => new Date(now.getTime() + 365 * 86_400_000)
 const outTradeNo = (tag: string, i: number) => `BF${tag}${i}`
 
 /** Users, their accounts and 2 × `orders` PENDING orders spread round-robin over the users. */
@@ -68,6 +69,7 @@ export async function prepareFloor(plan: FloorPlan): Promise<{ issuanceAccountId
           userIds[i % userIds.length],
           plan.merchantId,
           plan.amountFen,
+          plan.amountFen,
           'PENDING',
           plan.rule.earnPoints,
           plan.rule.perFen,
@@ -79,7 +81,7 @@ export async function prepareFloor(plan: FloorPlan): Promise<{ issuanceAccountId
           now,
         ])
       await conn.query(
-        `INSERT INTO orders (out_trade_no, user_id, merchant_id, amount_fen, status, rule_earn_points,
+        `INSERT INTO orders (out_trade_no, user_id, merchant_id, amount_fen, payable_fen, status, rule_earn_points,
            rule_per_fen, rule_min_order_fen, rule_max_points_per_order, rule_daily_cap_per_user,
            expires_at, created_at, updated_at) VALUES ?`,
         [rows],
@@ -104,13 +106,13 @@ async function awardOnce(c: Conn, otn: string, issuanceAccountId: number, hotRow
   await c.query('START TRANSACTION')
   try {
     const [orders] = await c.query(
-      'SELECT id, user_id, merchant_id, amount_fen, status, rule_earn_points, rule_per_fen FROM orders WHERE out_trade_no = ? FOR UPDATE',
+      'SELECT id, user_id, merchant_id, payable_fen, status, rule_earn_points, rule_per_fen FROM orders WHERE out_trade_no = ? FOR UPDATE',
       [otn],
     )
     const order = (orders as Array<Record<string, number | string>>)[0]
     if (order?.status !== 'PENDING') throw new Error(`floor order ${otn} is not PENDING`)
     const points =
-      Math.floor(Number(order.amount_fen) / Number(order.rule_per_fen)) * Number(order.rule_earn_points)
+      Math.floor(Number(order.payable_fen) / Number(order.rule_per_fen)) * Number(order.rule_earn_points)
     const now = new Date()
     await c.query(
       `INSERT INTO daily_awards (user_id, merchant_id, day, points) VALUES (?, ?, ?, ?)
@@ -155,6 +157,12 @@ async function awardOnce(c: Conn, otn: string, issuanceAccountId: number, hotRow
       [balanceAfter, seq, points, acct.id, seq - 1],
     )
     if ((updated as mysql.ResultSetHeader).affectedRows !== 1) throw new Error('account moved under its lock')
+    // The award's lot (API.md §14): these points expire a year from now.
+    await c.query(
+      `INSERT INTO point_lots (account_id, source_transfer_id, points, remaining, expires_at, open_until, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      [acct.id, transferId, points, points, yearLater(now), yearLater(now), now],
+    )
     // The design not taken: a merchant-wide balance row that every award of the merchant updates.
     if (hotRow)
       await c.query('UPDATE accounts SET balance = balance - ? WHERE id = ?', [points, issuanceAccountId])

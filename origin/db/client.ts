@@ -2,7 +2,7 @@
  * MySQL pools and the transaction runner. Writes and read-your-own-write paths use `primary`;
  * `read` is the replica when DATABASE_READ_URL is set, else the primary.
  */
-import type { SQL } from 'drizzle-orm'
+import { type SQL, sql } from 'drizzle-orm'
 import { drizzle, type MySql2Database } from 'drizzle-orm/mysql2'
 import mysql, { type ResultSetHeader } from 'mysql2'
 import * as schema from '../../db/schema.ts'
@@ -13,13 +13,16 @@ export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
 export interface Database {
   primary: Db
   read: Db
+  /** Connections to the primary that take several statements per round trip (`runBatchTx`). */
+  batches: mysql.Pool
   ping(): Promise<void>
   close(): Promise<void>
 }
 
-function createPool(uri: string, size: number): mysql.Pool {
+function createPool(uri: string, size: number, multipleStatements = false): mysql.Pool {
   const pool = mysql.createPool({
     uri,
+    multipleStatements,
     connectionLimit: size,
     maxIdle: size,
     timezone: 'Z',
@@ -43,20 +46,29 @@ function createPool(uri: string, size: number): mysql.Pool {
   return pool
 }
 
-export function createDatabase(opts: { url: string; readUrl?: string; poolSize: number }): Database {
+export function createDatabase(opts: {
+  url: string
+  readUrl?: string
+  poolSize: number
+  batchConnections?: number
+}): Database {
   const primaryPool = createPool(opts.url, opts.poolSize)
+  // Connections are opened on first use, so a process that never batches opens none.
+  const batchPool = createPool(opts.url, opts.batchConnections ?? 4, true)
   const readPool = opts.readUrl ? createPool(opts.readUrl, opts.poolSize) : primaryPool
   const primary = drizzle({ client: primaryPool, schema, mode: 'default' })
   const read = opts.readUrl ? drizzle({ client: readPool, schema, mode: 'default' }) : primary
   return {
     primary,
     read,
+    batches: batchPool,
     async ping() {
       await primaryPool.promise().query('SELECT 1')
       if (readPool !== primaryPool) await readPool.promise().query('SELECT 1')
     },
     async close() {
       await primaryPool.promise().end()
+      await batchPool.promise().end()
       if (readPool !== primaryPool) await readPool.promise().end()
     },
   }
@@ -77,6 +89,14 @@ export async function selectRows<Row>(db: Db | Tx, query: SQL): Promise<Row[]> {
   const [rows] = await db.execute(query)
   return rows as unknown as Row[]
 }
+
+/**
+ * A statement with `?` placeholders, formatted by mysql2 — the same escaping mysql2 applies to
+ * every query — and handed to drizzle whole. For the payment batch's multi-row statements: built
+ * from `sql` fragments, each value costs drizzle several µs of entity checks, a third of a batch's
+ * CPU (docs/BENCHMARKS.md). Arrays of arrays become row lists: `VALUES ?` with [[1, 'a'], [2, 'b']].
+ */
+export const formatted = (text: string, values: unknown[]): SQL => sql.raw(formatStatement(text, values))
 
 export async function writeRows(db: Db | Tx, query: SQL): Promise<ResultSetHeader> {
   const [result] = await db.execute(query)
@@ -114,3 +134,46 @@ export async function runTx<T>(db: Db, work: (tx: Tx) => Promise<T>): Promise<T>
     }
   }
 }
+
+/** Sends statements in one round trip; one result per statement (rows for a SELECT). */
+export type SendStatements = (statements: string[]) => Promise<unknown[]>
+
+/**
+ * `runTx` for the payment batch: a READ COMMITTED transaction on a `batches` connection, where
+ * `work` sends several statements per round trip (built with `formatStatement`, so every value is
+ * escaped by mysql2). A batch of awards is ten statements; in one round trip each where they do
+ * not depend on each other's answers, a batch takes four. START TRANSACTION goes with the first
+ * round trip and COMMIT alone. A deadlock retries the whole transaction, as `runTx` does.
+ */
+export async function runBatchTx<T>(db: Database, work: (send: SendStatements) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const conn = await db.batches.promise().getConnection()
+    let healthy = true
+    try {
+      let begun = false
+      const send: SendStatements = async (statements) => {
+        const all = begun ? statements : ['START TRANSACTION', ...statements]
+        begun = true
+        const [results] = await conn.query(all.join(';\n'))
+        const each = all.length === 1 ? [results] : (results as unknown[])
+        return each.slice(all.length - statements.length)
+      }
+      const out = await work(send)
+      await conn.query('COMMIT')
+      return out
+    } catch (err) {
+      await conn.query('ROLLBACK').catch(() => {
+        healthy = false
+      })
+      if (mysqlErrno(err) !== DEADLOCK || attempt >= MAX_TX_ATTEMPTS) throw err
+      await new Promise((r) => setTimeout(r, 5 * attempt + Math.random() * 20))
+    } finally {
+      if (healthy) conn.release()
+      else conn.destroy()
+    }
+  }
+}
+
+/** A statement with its `?` placeholders filled in by mysql2's escaping, for `runBatchTx`. */
+export const formatStatement = (text: string, values: unknown[]): string =>
+  mysql.format(text, values as never[], false, 'Z')

@@ -6,7 +6,7 @@
  * balance after a claw-back), and the rest forms lots.
  */
 import { sql } from 'drizzle-orm'
-import { type Numeric, selectRows, type Tx, writeRows } from '../db/client.ts'
+import { formatStatement, type Numeric, selectRows, type Tx, writeRows } from '../db/client.ts'
 
 /** `open_until` of a lot that never expires: after every real expiry, so it sorts last. */
 export const NEVER = new Date('9999-12-31T00:00:00.000Z')
@@ -197,15 +197,23 @@ export interface NewLot {
 }
 
 /** One statement for any number of new lots (of one or of many accounts). */
+export const insertLotsStatement = (lots: NewLot[], now: Date) =>
+  formatStatement(
+    `INSERT INTO point_lots (account_id, source_transfer_id, points, remaining, expires_at, open_until, created_at)
+     VALUES ?`,
+    [
+      lots.map((l) => [
+        l.accountId,
+        l.transferId,
+        l.points,
+        l.points,
+        l.expiresAt,
+        l.expiresAt ?? NEVER,
+        now,
+      ]),
+    ],
+  )
+
 export async function insertLots(tx: Tx, lots: NewLot[], now: Date): Promise<void> {
-  if (lots.length === 0) return
-  const values = lots.map(
-    (l) =>
-      sql`(${l.accountId}, ${l.transferId}, ${l.points}, ${l.points}, ${l.expiresAt}, ${l.expiresAt ?? NEVER}, ${now})`,
-  )
-  await writeRows(
-    tx,
-    sql`INSERT INTO point_lots (account_id, source_transfer_id, points, remaining, expires_at, open_until, created_at)
-        VALUES ${sql.join(values, sql`, `)}`,
-  )
+  if (lots.length > 0) await writeRows(tx, sql.raw(insertLotsStatement(lots, now)))
 }

@@ -93,7 +93,10 @@ export const paidAtOf = (txn: PayTransaction) =>
   txn.successTime && !Number.isNaN(Date.parse(txn.successTime)) ? new Date(txn.successTime) : new Date()
 
 /** What a payment cannot be applied to, checked under the order's lock before anything changes. */
-export function mismatchOf(order: OrderRow | undefined, txn: PayTransaction): Rejected | undefined {
+export function mismatchOf(
+  order: Pick<OrderRow, 'subMchid' | 'payableFen'> | undefined,
+  txn: PayTransaction,
+): Rejected | undefined {
   if (!order) return { outcome: 'rejected', why: 'no such order' }
   // A direct order must not be settled by a partner answer, nor one sub-merchant's by another's.
   if ((order.subMchid ?? undefined) !== txn.subMchid) return { outcome: 'rejected', why: 'sub_mchid' }

@@ -6,10 +6,10 @@
  * did: callers count and log only after the commit, so a transaction retried after a deadlock
  * never reports twice.
  */
-import { eq, inArray, sql } from 'drizzle-orm'
+import { eq, sql } from 'drizzle-orm'
 import { orders } from '../../db/schema.ts'
 import { AppError } from '../../shared/errors.ts'
-import { type Tx, writeRows } from '../db/client.ts'
+import { formatStatement, type Tx } from '../db/client.ts'
 import type { OrderRow, OrderStatus } from './order-queries.ts'
 import { redeemReturnTotal, retakeRedeemedPoints, returnRedeemedPoints } from './redemption.ts'
 
@@ -41,16 +41,53 @@ export async function lockOrder(
   return row
 }
 
+/** What the payment batch reads of an order (it writes through `markPaidManyStatement`). */
+export type BatchOrder = Pick<
+  OrderRow,
+  | 'id'
+  | 'outTradeNo'
+  | 'userId'
+  | 'merchantId'
+  | 'status'
+  | 'payableFen'
+  | 'subMchid'
+  | 'redeemReturned'
+  | 'ruleEarnPoints'
+  | 'rulePerFen'
+  | 'ruleMinOrderFen'
+  | 'ruleMaxPointsPerOrder'
+  | 'ruleDailyCapPerUser'
+>
+
 /** Locks several orders by out_trade_no, in index order, so concurrent batches never deadlock on them. */
-export async function lockOrders(tx: Tx, outTradeNos: string[]): Promise<OrderRow[]> {
-  if (outTradeNos.length === 0) return []
-  return tx
-    .select()
-    .from(orders)
-    .where(inArray(orders.outTradeNo, outTradeNos))
-    .orderBy(orders.outTradeNo)
-    .for('update')
-}
+export const lockOrdersStatement = (outTradeNos: string[]) =>
+  formatStatement(
+    `SELECT id, out_trade_no AS outTradeNo, user_id AS userId, merchant_id AS merchantId, status,
+       payable_fen AS payableFen, sub_mchid AS subMchid, redeem_returned AS redeemReturned,
+       rule_earn_points AS ruleEarnPoints, rule_per_fen AS rulePerFen, rule_min_order_fen AS ruleMinOrderFen,
+       rule_max_points_per_order AS ruleMaxPointsPerOrder, rule_daily_cap_per_user AS ruleDailyCapPerUser
+     FROM orders WHERE out_trade_no IN (?) ORDER BY out_trade_no FOR UPDATE`,
+    [outTradeNos],
+  )
+
+const numberOrNull = (v: unknown) => (v === null || v === undefined ? null : Number(v))
+
+/** A row of `lockOrdersStatement`, with numbers as numbers whatever the driver gave. */
+export const batchOrderOf = (r: Record<string, unknown>): BatchOrder => ({
+  id: Number(r.id),
+  outTradeNo: String(r.outTradeNo),
+  userId: Number(r.userId),
+  merchantId: Number(r.merchantId),
+  status: r.status as OrderStatus,
+  payableFen: Number(r.payableFen),
+  subMchid: r.subMchid === null ? null : String(r.subMchid),
+  redeemReturned: Number(r.redeemReturned),
+  ruleEarnPoints: Number(r.ruleEarnPoints),
+  rulePerFen: Number(r.rulePerFen),
+  ruleMinOrderFen: Number(r.ruleMinOrderFen),
+  ruleMaxPointsPerOrder: numberOrNull(r.ruleMaxPointsPerOrder),
+  ruleDailyCapPerUser: numberOrNull(r.ruleDailyCapPerUser),
+})
 
 export interface Payment {
   pointsAwarded: number
@@ -59,36 +96,29 @@ export interface Payment {
 }
 
 /**
- * `markPaid` for many PENDING orders in one statement (the payment batch). Orders whose redeemed
- * points were given back by a close need `markPaid`, which takes them again.
+ * `markPaid` for many PENDING orders locked by `lockOrdersStatement`, as one statement for the
+ * payment batch, which must check that it changed `paid.length` rows. Orders whose redeemed
+ * points a close gave back need `markPaid`, which takes them again.
  */
-export async function markPaidMany(
-  tx: Tx,
-  paid: Array<{ order: OrderRow } & Payment>,
-  now: Date,
-): Promise<void> {
-  if (paid.length === 0) return
+export function markPaidManyStatement(paid: Array<{ order: BatchOrder } & Payment>, now: Date): string {
   for (const { order } of paid) {
     step(order, 'PAID')
     if (order.redeemReturned > 0) throw new Error(`order ${order.id}: its redeemed points need markPaid`)
   }
-  const byId = (value: (p: (typeof paid)[number]) => unknown) =>
-    sql`CASE id ${sql.join(
-      paid.map((p) => sql`WHEN ${p.order.id} THEN ${value(p)}`),
-      sql` `,
-    )} END`
-  const res = await writeRows(
-    tx,
-    sql`UPDATE orders SET status = 'PAID', points_awarded = ${byId((p) => p.pointsAwarded)},
-          redeem_returned = 0, transaction_id = ${byId((p) => p.transactionId)},
-          paid_at = ${byId((p) => p.paidAt)}, updated_at = ${now},
-          shipping_status = 'PENDING', shipping_next_at = ${now}
-        WHERE id IN (${sql.join(
-          paid.map((p) => sql`${p.order.id}`),
-          sql`, `,
-        )})`,
+  const byId = (value: (p: (typeof paid)[number]) => unknown) => ({
+    text: `CASE id ${paid.map(() => 'WHEN ? THEN ?').join(' ')} END`,
+    values: paid.flatMap((p) => [p.order.id, value(p)]),
+  })
+  const points = byId((p) => p.pointsAwarded)
+  const transaction = byId((p) => p.transactionId)
+  const paidAt = byId((p) => p.paidAt)
+  return formatStatement(
+    `UPDATE orders SET status = 'PAID', points_awarded = ${points.text}, redeem_returned = 0,
+       transaction_id = ${transaction.text}, paid_at = ${paidAt.text}, updated_at = ?,
+       shipping_status = 'PENDING', shipping_next_at = ?
+     WHERE id IN (?)`,
+    [...points.values, ...transaction.values, ...paidAt.values, now, now, paid.map((p) => p.order.id)],
   )
-  if (res.affectedRows !== paid.length) throw new Error(`markPaidMany: ${res.affectedRows} of ${paid.length}`)
 }
 
 export async function markPaid(

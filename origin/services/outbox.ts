@@ -7,7 +7,7 @@
  */
 import { and, eq, inArray, lte, sql } from 'drizzle-orm'
 import { outbox, users } from '../../db/schema.ts'
-import { type Database, type Tx, writeRows } from '../db/client.ts'
+import { type Database, formatStatement, type Tx, writeRows } from '../db/client.ts'
 import { retryDelayMs } from '../jobs/backoff.ts'
 import type { Logger } from '../obs/logger.ts'
 import type { ServiceMetrics } from '../obs/metrics.ts'
@@ -55,30 +55,31 @@ interface Outgoing {
   at: Date
 }
 
-/** Any number of messages in one statement; a message to a user who is gone is dropped. */
-async function enqueueMany(tx: Tx, outgoing: Outgoing[]) {
-  if (outgoing.length === 0) return
-  const userIds = [...new Set(outgoing.map((o) => o.userId))]
-  const found = await tx
-    .select({ id: users.id, openid: users.openid })
-    .from(users)
-    .where(inArray(users.id, userIds))
-  const openidOf = new Map(found.map((u) => [u.id, u.openid]))
-  const values = outgoing.flatMap((o) => {
+/** One INSERT for the messages whose user is still there (a message to a user who is gone is dropped). */
+function insertStatement(outgoing: Outgoing[], openidOf: Map<number, string>): string | undefined {
+  const rows = outgoing.flatMap((o) => {
     const touser = openidOf.get(o.userId)
     if (touser === undefined) return []
     const payload: SubscribeMessage = { touser, ...o.message }
-    return [
-      sql`(${SUBSCRIBE_TOPIC}, ${o.dedupeKey}, ${JSON.stringify(payload)}, 'PENDING', 0, ${o.at}, ${o.at})`,
-    ]
+    return [[SUBSCRIBE_TOPIC, o.dedupeKey, JSON.stringify(payload), 'PENDING', 0, o.at, o.at]]
   })
-  if (values.length === 0) return
+  if (rows.length === 0) return undefined
   // The business key makes a re-run of the producing step one message, not two.
-  await writeRows(
-    tx,
-    sql`INSERT IGNORE INTO outbox (topic, dedupe_key, payload, status, attempts, next_attempt_at, created_at)
-        VALUES ${sql.join(values, sql`, `)}`,
+  return formatStatement(
+    `INSERT IGNORE INTO outbox (topic, dedupe_key, payload, status, attempts, next_attempt_at, created_at)
+     VALUES ?`,
+    [rows],
   )
+}
+
+async function enqueueMany(tx: Tx, outgoing: Outgoing[]) {
+  if (outgoing.length === 0) return
+  const found = await tx
+    .select({ id: users.id, openid: users.openid })
+    .from(users)
+    .where(inArray(users.id, [...new Set(outgoing.map((o) => o.userId))]))
+  const statement = insertStatement(outgoing, new Map(found.map((u) => [u.id, u.openid])))
+  if (statement) await writeRows(tx, sql.raw(statement))
 }
 
 const enqueue = (
@@ -120,6 +121,17 @@ export function enqueuePointsEarned(tx: Tx, templateId: string | undefined, earn
     earned.map((e) => pointsEarned(templateId, e)),
   )
 }
+
+/** `enqueuePointsEarned` as one statement for the payment batch, which read the payers' openids. */
+export const pointsEarnedStatement = (
+  templateId: string,
+  earned: PointsEarned[],
+  openidOf: Map<number, string>,
+) =>
+  insertStatement(
+    earned.map((e) => pointsEarned(templateId, e)),
+    openidOf,
+  )
 
 /** A gift claimed, to its sender (template: thing1 who, number2 points, time3 when). */
 export function enqueueGiftClaimed(
