@@ -92,7 +92,7 @@ const schema = z.object({
    * company (0: only what arrived in the same turn of the event loop).
    */
   PAYMENT_BATCH_MAX: z.coerce.number().int().min(1).max(500).default(64),
-  PAYMENT_BATCH_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(4),
+  PAYMENT_BATCH_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(2),
   PAYMENT_BATCH_WAIT_MS: z.coerce.number().int().min(0).max(50).default(0),
   REDIS_URL: z
     .string()

@@ -27,6 +27,7 @@ export function createDeps(config: OriginConfig): OriginDeps {
     url: config.DATABASE_URL,
     readUrl: config.DATABASE_READ_URL,
     poolSize: config.DATABASE_POOL_SIZE,
+    batchConnections: config.PAYMENT_BATCH_IN_FLIGHT,
   })
   // Fail fast while Redis is down instead of queueing commands behind a reconnect, and fail a
   // command in 2 s when Redis is silently unreachable instead of letting it hang.

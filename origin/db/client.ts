@@ -54,7 +54,7 @@ export function createDatabase(opts: {
 }): Database {
   const primaryPool = createPool(opts.url, opts.poolSize)
   // Connections are opened on first use, so a process that never batches opens none.
-  const batchPool = createPool(opts.url, opts.batchConnections ?? 4, true)
+  const batchPool = createPool(opts.url, opts.batchConnections ?? 2, true)
   const readPool = opts.readUrl ? createPool(opts.readUrl, opts.poolSize) : primaryPool
   const primary = drizzle({ client: primaryPool, schema, mode: 'default' })
   const read = opts.readUrl ? drizzle({ client: readPool, schema, mode: 'default' }) : primary

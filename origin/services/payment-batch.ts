@@ -354,7 +354,6 @@ export async function applyPaymentBatch(
   deps: PaymentDeps,
   txns: PayTransaction[],
 ): Promise<Array<PromiseSettledResult<Applied>>> {
-  if (txns.length === 1) return [await settle(applyOne(deps, txns[0]!))]
   let answers: BatchAnswer[]
   try {
     answers = await writeBatch(deps, txns)
