@@ -7,6 +7,7 @@
 import { sql } from 'drizzle-orm'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { runTx } from '../origin/db/client.ts'
+import { ensureAccount, knownSystemAccount, merchantIssuance } from '../origin/services/ledger.ts'
 import { applyPayment } from '../origin/services/order-payment.ts'
 import { closeUnpaid, lockOrder } from '../origin/services/order-state.ts'
 import { applyPaymentBatch } from '../origin/services/payment-batch.ts'
@@ -85,6 +86,17 @@ async function batches() {
   const { values } = await origin.deps.metrics.paymentBatches.get()
   const of = (result: string) => values.find((v) => v.labels.result === result)?.value ?? 0
   return { committed: of('committed'), failed: of('failed') }
+}
+
+/** A transfer under the order's EARN key, as if it had been awarded while still unpaid. */
+async function earnedAlready(userId: string, orderId: string) {
+  const [acct] = (await origin.deps.db.primary.execute(
+    sql`SELECT id FROM accounts WHERE kind = 'USER' AND owner_id = ${Number(userId)}`,
+  )) as unknown as [Array<{ id: number }>]
+  await origin.deps.db.primary.execute(
+    sql`INSERT INTO transfers (business_key, kind, debit_account_id, credit_account_id, points, created_at)
+        VALUES (${`EARN:${orderId}`}, 'EARN', ${acct[0]!.id}, ${acct[0]!.id}, 1, NOW())`,
+  )
 }
 
 const outcomes = (settled: Array<PromiseSettledResult<unknown>>) =>
@@ -186,13 +198,7 @@ describe('a payment batch', () => {
     const alsoGood = await order(payer.token, shop.merchantId, 3000)
     // An award already on the books for an unpaid order: the ledger's unique key refuses a second
     // one, so the batch's one statement for all transfers fails.
-    const [acct] = (await origin.deps.db.primary.execute(
-      sql`SELECT id FROM accounts WHERE kind = 'USER' AND owner_id = ${Number(payer.user.id)}`,
-    )) as unknown as [Array<{ id: number }>]
-    await origin.deps.db.primary.execute(
-      sql`INSERT INTO transfers (business_key, kind, debit_account_id, credit_account_id, points, created_at)
-          VALUES (${`EARN:${broken.id}`}, 'EARN', ${acct[0]!.id}, ${acct[0]!.id}, 1, NOW())`,
-    )
+    await earnedAlready(payer.user.id, broken.id)
     const before = await batches()
     const settled = await applyPaymentBatch(origin.deps, [paid(good), paid(broken), paid(alsoGood)])
     expect(await batches()).toEqual({ committed: before.committed, failed: before.failed + 1 })
@@ -204,6 +210,49 @@ describe('a payment batch', () => {
     )
     expect(outcomes(await applyPaymentBatch(origin.deps, [paid(broken)]))).toEqual(['paid'])
     expect(await balanceOf(payer.token)).toBe(100 + 200 + 300)
+  })
+
+  it('never remembers a system account whose creation was rolled back', async () => {
+    const ref = merchantIssuance(900_000_000 + Math.floor(Math.random() * 1_000_000))
+    await expect(
+      runTx(origin.deps.db.primary, async (tx) => {
+        await ensureAccount(tx, ref, new Date())
+        throw new Error('crash before commit')
+      }),
+    ).rejects.toThrow('crash before commit')
+    expect(knownSystemAccount(ref)).toBeUndefined()
+    const id = await ensureAccount(origin.deps.db.primary, ref, new Date())
+    const [rows] = (await origin.deps.db.primary.execute(
+      sql`SELECT id FROM accounts WHERE id = ${id}`,
+    )) as unknown as [Array<{ id: number }>]
+    expect(rows).toHaveLength(1)
+  })
+
+  it('never uses an issuance account created by a batch that rolled back', async () => {
+    const shop = await merchantWithRule()
+    const ref = merchantIssuance(Number(shop.merchantId))
+    // As before the merchant's first award: no issuance account yet (nothing refers to it).
+    await origin.deps.db.primary.execute(
+      sql`DELETE FROM accounts WHERE kind = 'MERCHANT_ISSUANCE' AND owner_id = ${Number(shop.merchantId)}`,
+    )
+    expect(knownSystemAccount(ref)).toBeUndefined()
+    const payer = await origin.api.login(uniqueOpenid())
+    const good = await order(payer.token, shop.merchantId, 1000)
+    const broken = await order(payer.token, shop.merchantId, 2000)
+    await earnedAlready(payer.user.id, broken.id)
+    // The batch creates the issuance account, then fails on the broken award and rolls back.
+    expect(outcomes(await applyPaymentBatch(origin.deps, [paid(good), paid(broken)]))).toEqual([
+      'paid',
+      'error',
+    ])
+    const [orphans] = (await origin.deps.db.primary.execute(
+      sql`SELECT COUNT(*) AS n FROM ledger_entries e LEFT JOIN accounts a ON a.id = e.account_id WHERE a.id IS NULL`,
+    )) as unknown as [Array<{ n: number }>]
+    expect(Number(orphans[0]!.n)).toBe(0)
+    expect(await balanceOf(payer.token)).toBe(100)
+    await origin.deps.db.primary.execute(
+      sql`DELETE FROM transfers WHERE business_key = ${`EARN:${broken.id}`}`,
+    )
   })
 
   it('gives each order its award once when 60 deliveries of 20 orders arrive at once', async () => {

@@ -74,18 +74,30 @@ interface LockedUserAccount {
 
 const systemAccountIds = new Map<string, number>()
 
+/** A system account's id if this process has seen it: such a row never changes once created. */
+export const knownSystemAccount = (ref: AccountRef) => systemAccountIds.get(`${ref.kind}:${ref.ownerId}`)
+
+export function rememberSystemAccount(ref: AccountRef, id: number): void {
+  if (ref.kind !== 'USER') systemAccountIds.set(`${ref.kind}:${ref.ownerId}`, id)
+}
+
 /** Creates the account if it is missing; safe under concurrency (INSERT IGNORE on the unique key). */
 export async function ensureAccount(db: Db | Tx, ref: AccountRef, now: Date): Promise<number> {
   const cacheKey = `${ref.kind}:${ref.ownerId}`
   const cached = ref.kind === 'USER' ? undefined : systemAccountIds.get(cacheKey)
   if (cached !== undefined) return cached
-  await db.insert(accounts).ignore().values({ kind: ref.kind, ownerId: ref.ownerId, createdAt: now })
+  const [created] = await db
+    .insert(accounts)
+    .ignore()
+    .values({ kind: ref.kind, ownerId: ref.ownerId, createdAt: now })
   const [row] = await db
     .select({ id: accounts.id })
     .from(accounts)
     .where(and(eq(accounts.kind, ref.kind), eq(accounts.ownerId, ref.ownerId)))
   if (!row) throw new Error(`account ${cacheKey} could not be created`)
-  if (ref.kind !== 'USER') systemAccountIds.set(cacheKey, row.id)
+  // Remembered only once committed: a row this call inserted inside a transaction that then rolls
+  // back never existed, and its id is never used again.
+  if (created.affectedRows === 0) rememberSystemAccount(ref, row.id)
   return row.id
 }
 

@@ -18,7 +18,7 @@ import type { ResultSetHeader } from 'mysql2'
 import { formatStatement, runBatchTx, type SendStatements } from '../db/client.ts'
 import type { PayTransaction } from '../wechat/pay-resources.ts'
 import { capByDailyLimit, pointsForOrder, shanghaiDay } from './award-rule.ts'
-import { ensureAccount, MAX_TRANSFER_POINTS, merchantIssuance } from './ledger.ts'
+import { knownSystemAccount, MAX_TRANSFER_POINTS, merchantIssuance, rememberSystemAccount } from './ledger.ts'
 import { freshLotOf, insertLotsStatement, type NewLot } from './lots.ts'
 import { applyOne, mismatchOf, paidAtOf, ruleOfOrder } from './order-payment.ts'
 import {
@@ -82,8 +82,10 @@ async function lockTotalsAndAccounts(
   send: SendStatements,
   paying: Paying[],
   withMessages: boolean,
+  now: Date,
 ): Promise<{
   accounts: Map<number, Account>
+  issuance: Map<number, number>
   openids: Map<number, string>
   shops: Map<number, string>
   cappedAdds: string[]
@@ -113,6 +115,13 @@ async function lockTotalsAndAccounts(
     )
   }
   const userIds = [...new Set(earning.map((p) => p.order.userId))].sort((a, b) => a - b)
+  const merchantIds = [...new Set(earning.map((p) => p.order.merchantId))]
+  const issuance = new Map<number, number>()
+  for (const m of merchantIds) {
+    const known = knownSystemAccount(merchantIssuance(m))
+    if (known !== undefined) issuance.set(m, known)
+  }
+  const unknownMerchants = merchantIds.filter((m) => !issuance.has(m))
   if (userIds.length > 0) {
     statements.push(
       formatStatement(
@@ -121,8 +130,19 @@ async function lockTotalsAndAccounts(
         [userIds],
       ),
     )
+    // The merchants' issuance accounts, created if missing, on this connection: another
+    // connection could wait for a pool slot held by a payment waiting on this batch's locks.
+    if (unknownMerchants.length > 0)
+      statements.push(
+        formatStatement('INSERT IGNORE INTO accounts (kind, owner_id, created_at) VALUES ?', [
+          unknownMerchants.map((m) => ['MERCHANT_ISSUANCE', m, now]),
+        ]),
+        formatStatement(
+          "SELECT id, owner_id AS ownerId FROM accounts WHERE kind = 'MERCHANT_ISSUANCE' AND owner_id IN (?)",
+          [unknownMerchants],
+        ),
+      )
     if (withMessages) {
-      const merchantIds = [...new Set(earning.map((p) => p.order.merchantId))]
       statements.push(
         formatStatement('SELECT id, openid FROM users WHERE id IN (?)', [userIds]),
         formatStatement('SELECT id, name FROM merchants WHERE id IN (?)', [merchantIds]),
@@ -132,7 +152,7 @@ async function lockTotalsAndAccounts(
   const accounts = new Map<number, Account>()
   const openids = new Map<number, string>()
   const shops = new Map<number, string>()
-  if (statements.length === 0) return { accounts, openids, shops, cappedAdds: [] }
+  if (statements.length === 0) return { accounts, issuance, openids, shops, cappedAdds: [] }
   const results = await send(statements)
   let next = 0
   const cappedAdds: string[] = []
@@ -168,12 +188,22 @@ async function lockTotalsAndAccounts(
       })
     }
     if (accounts.size !== userIds.length) throw new Error('payment batch: a user account is missing')
+    if (unknownMerchants.length > 0) {
+      // Remembered only if none was created here: this transaction may yet roll back.
+      const created = (results[next++] as ResultSetHeader).affectedRows
+      for (const a of results[next++] as Rows) {
+        issuance.set(Number(a.ownerId), Number(a.id))
+        if (created === 0) rememberSystemAccount(merchantIssuance(Number(a.ownerId)), Number(a.id))
+      }
+      if (unknownMerchants.some((m) => !issuance.has(m)))
+        throw new Error('payment batch: an issuance account could not be created')
+    }
     if (withMessages) {
       for (const u of results[next++] as Rows) openids.set(Number(u.id), String(u.openid))
       for (const m of results[next++] as Rows) shops.set(Number(m.id), String(m.name))
     }
   }
-  return { accounts, openids, shops, cappedAdds }
+  return { accounts, issuance, openids, shops, cappedAdds }
 }
 
 const earnKey = (p: Paying) => `EARN:${p.order.id}`
@@ -202,19 +232,17 @@ function writeBatch(deps: PaymentDeps, txns: PayTransaction[]): Promise<BatchAns
       return p
     })
     if (paying.length > 0) {
-      const { accounts, openids, shops, cappedAdds } = await lockTotalsAndAccounts(
+      const { accounts, issuance, openids, shops, cappedAdds } = await lockTotalsAndAccounts(
         send,
         paying,
         template !== undefined,
+        now,
       )
       const credits = paying.filter((p) => p.awarded > 0)
       for (const p of credits) {
         if (!Number.isSafeInteger(p.awarded) || p.awarded > MAX_TRANSFER_POINTS)
           throw new Error(`order ${p.order.id}: award ${p.awarded} is not a movable amount`)
       }
-      const issuance = new Map<number, number>()
-      for (const m of new Set(credits.map((p) => p.order.merchantId)))
-        issuance.set(m, await ensureAccount(deps.db.primary, merchantIssuance(m), now))
       // Round trip 3: the transfers, and their ids (auto-increment values of one statement need
       // not be consecutive everywhere, so they are read back by business key).
       const transferIds = new Map<string, number>()
