@@ -184,6 +184,7 @@ export const ledgerEntries = mysqlTable(
   },
   (t) => [
     uniqueIndex('ledger_entries_account_seq_uq').on(t.accountId, t.seq),
+    // Forced by name in the records page of releases before migration 0010; it reads (account, seq) now.
     index('ledger_entries_account_id_idx').on(t.accountId, t.id),
     index('ledger_entries_transfer_idx').on(t.transferId),
   ],
