@@ -32,7 +32,7 @@ afterAll(async () => {
 
 it('keeps balances exact when the driver hands BIGINTs back as strings', async () => {
   const now = new Date()
-  // Real rows: foreign keys back every user and merchant a transfer names.
+  // Real rows, as the services would have them: a user and a merchant a transfer names.
   const [{ insertId: userId }] = await db
     .insert(schema.users)
     .values({ openid: 'string-test', createdAt: now, updatedAt: now })

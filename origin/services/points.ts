@@ -75,22 +75,33 @@ const recordView = (e: RecordRow) => ({
 
 /**
  * One page of a user's entries, newest first: the user's account and the page in one statement.
- * The (account_id, id) index serves a page in constant time whatever the history's size. Forced:
- * for ORDER BY id DESC LIMIT n the optimizer may otherwise walk the whole table's primary key
- * backwards, which is slow exactly for users whose entries are old. Exported so the bench EXPLAINs
- * the statement the origin runs.
+ * Ordered by the account's seq, which the ledger extends under the account's lock, so the order is
+ * the order the user's balance moved in, whatever ids a distributed database hands out. The cursor
+ * is still the last entry's id, as before seq: its entry gives the seq to continue below, so a
+ * release that reads the cursor as an id and one that reads it as an entry agree during a rolling
+ * deploy or a rollback. An id that is not one of the caller's entries ends the list. The account
+ * and the cursor's entry are unique-key reads the optimizer does first, which leaves a range scan
+ * of (account_id, seq): a page costs the same whatever the history's size. Forced so the plan
+ * cannot drift to the other index on account_id, (account_id, id), and sort the whole history.
+ * Exported so the bench EXPLAINs the statement the origin runs.
  */
 export function recordsPageQuery(userId: number, cursor: number | undefined, rows: number): SQL {
-  const after = cursor === undefined ? sql`` : sql`AND e.id < ${cursor}`
+  const below =
+    cursor === undefined
+      ? { join: sql``, where: sql`` }
+      : {
+          join: sql`JOIN ledger_entries c ON c.id = ${cursor} AND c.account_id = a.id`,
+          where: sql`AND e.seq < c.seq`,
+        }
   return sql`SELECT e.id, e.delta, e.balance_after AS balanceAfter, e.kind, e.ref_id AS refId,
                     e.merchant_id AS merchantId, e.created_at AS createdAt
-             FROM accounts a
-             JOIN ledger_entries e FORCE INDEX (ledger_entries_account_id_idx) ON e.account_id = a.id
-             WHERE a.kind = 'USER' AND a.owner_id = ${userId} ${after}
-             ORDER BY e.id DESC LIMIT ${rows}`
+             FROM accounts a ${below.join}
+             JOIN ledger_entries e FORCE INDEX (ledger_entries_account_seq_uq) ON e.account_id = a.id
+             WHERE a.kind = 'USER' AND a.owner_id = ${userId} ${below.where}
+             ORDER BY e.seq DESC LIMIT ${rows}`
 }
 
-/** Keyset pagination on (account_id, id): the cost of a page does not grow with the history. */
+/** Keyset pagination on (account_id, seq): the cost of a page does not grow with the history. */
 export async function recordsOf(db: Db, userId: number, q: ListQuery) {
   const cursor = q.cursor === undefined ? undefined : Number(q.cursor)
   const rows = await selectRows<RecordRow>(db, recordsPageQuery(userId, cursor, q.limit + 1))

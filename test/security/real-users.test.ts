@@ -1,13 +1,13 @@
 /**
  * Real users only (API.md §16). The finding: a valid token whose user row no longer existed could
  * still apply for a merchant, and order creation answered 500. Every authenticated route now loads
- * the caller's row first (401 when gone), and foreign keys refuse rows that name a missing user,
- * merchant or order.
+ * the caller's row first (401 when gone), and the services refuse requests that name a missing
+ * user, merchant, order or gift: there are no foreign keys to do it (docs/SCALING.md).
  */
 import { sign } from 'hono/jwt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiClient } from '../harness/client.ts'
-import { activeMerchant, idemKey, uniqueOpenid } from '../harness/fixtures.ts'
+import { activeMerchant, adminToken, idemKey, uniqueOpenid } from '../harness/fixtures.ts'
 import { HOLDS, invariants, JWT_SECRET, type Stack, startStack } from '../harness/stack.ts'
 
 let stack: Stack
@@ -76,50 +76,40 @@ describe('a token whose user is gone', () => {
   })
 })
 
-describe('foreign keys', () => {
-  const refused = async (sql: string) => {
-    const err = await stack.db.primary.execute(sql).then(
-      () => null,
-      (e: unknown) => e as { cause?: { errno?: number } },
-    )
-    // 1452: a child row names a parent that does not exist.
-    expect(err?.cause?.errno, sql).toBe(1452)
-  }
-  const now = "'2030-01-01 00:00:00.000'"
+describe('without foreign keys (migration 0010)', () => {
+  it('the schema has none', async () => {
+    const [rows] = (await stack.db.primary.execute(
+      'SELECT COUNT(*) AS n FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()',
+    )) as unknown as [Array<{ n: number }>]
+    expect(Number(rows[0]!.n)).toBe(0)
+  })
 
-  it('refuse rows that name a missing user, merchant or order', async () => {
-    const user = (await api.login(uniqueOpenid('fk'))).user.id
-    await refused(
-      `INSERT INTO orders (out_trade_no, user_id, merchant_id, amount_fen, payable_fen, status, rule_earn_points,
-        rule_per_fen, rule_min_order_fen, expires_at, created_at, updated_at)
-       VALUES ('fk-1', 999999999, ${merchantId}, 1, 1, 'PENDING', 1, 1, 0, ${now}, ${now}, ${now})`,
-    )
-    await refused(
-      `INSERT INTO orders (out_trade_no, user_id, merchant_id, amount_fen, payable_fen, status, rule_earn_points,
-        rule_per_fen, rule_min_order_fen, expires_at, created_at, updated_at)
-       VALUES ('fk-2', ${user}, 999999999, 1, 1, 'PENDING', 1, 1, 0, ${now}, ${now}, ${now})`,
-    )
-    await refused(
-      `INSERT INTO refunds (out_refund_no, order_id, merchant_id, amount_fen, status, created_at, updated_at)
-       VALUES ('fk-r', 999999999, ${merchantId}, 1, 'PROCESSING', ${now}, ${now})`,
-    )
-    await refused(
-      `INSERT INTO gifts (code, sender_user_id, points, status, expires_at, created_at, updated_at)
-       VALUES ('fkgift0001', 999999999, 1, 'PENDING', ${now}, ${now}, ${now})`,
-    )
-    await refused(
-      `INSERT INTO merchant_staff (user_id, merchant_id, created_at) VALUES (${user}, 999999999, ${now})`,
-    )
-    await refused(
-      `INSERT INTO staff_invitations (merchant_id, user_id, invited_by_user_id, role, status, created_at)
-       VALUES (${merchantId}, 999999999, ${user}, 'merchant_staff', 'PENDING', ${now})`,
-    )
-    // And a user who is named somewhere cannot be deleted out from under those rows.
-    const owner = (await stack.db.primary.execute(
-      `SELECT owner_user_id AS id FROM merchants WHERE id = ${merchantId}`,
-    )) as unknown as [Array<{ id: number }>]
-    await expect(
-      stack.db.primary.execute(`DELETE FROM users WHERE id = ${owner[0][0]!.id}`),
-    ).rejects.toMatchObject({ cause: { errno: 1451 } })
+  it('the services refuse what names a missing user, merchant, order or gift, and write nothing', async () => {
+    const m = await activeMerchant(api, 'Checks Shop')
+    const user = await api.login(uniqueOpenid('names'))
+    const admin = await adminToken(api)
+    const missing = '999999999'
+    const tables = ['orders', 'refunds', 'transfers', 'staff_invitations', 'merchant_staff', 'audit_log']
+    const counts = async () => Promise.all(tables.map(count))
+    const before = await counts()
+    const calls: Array<[token: string, path: string, body?: unknown]> = [
+      [user.token, '/api/orders', { merchantId: missing, amountFen: 100 }],
+      [user.token, `/api/me/invitations/${missing}/accept`],
+      [user.token, '/api/points/gifts/NOSUCHGIFT1/claim'],
+      [m.ownerToken, '/api/merchant/staff', { userId: missing, role: 'merchant_staff' }],
+      [m.ownerToken, '/api/merchant/grants', { userId: missing, points: 1, reason: 'ghost' }],
+      [m.ownerToken, `/api/merchant/orders/${missing}/refunds`, { amountFen: 1, reason: 'ghost' }],
+      [admin, '/api/admin/adjustments', { userId: missing, points: 1, reason: 'ghost' }],
+      [admin, `/api/admin/merchants/${missing}/approve`],
+      [admin, `/api/admin/users/${missing}/freeze`],
+    ]
+    const wrong: string[] = []
+    for (const [token, path, body] of calls) {
+      const res = await api.call('POST', path, { token, body, idempotencyKey: idemKey() })
+      if (res.status !== 404 || res.body?.error?.code !== 'NOT_FOUND')
+        wrong.push(`POST ${path} → ${res.status} ${res.text.slice(0, 120)}`)
+    }
+    expect(wrong).toEqual([])
+    expect(await counts()).toEqual(before)
   })
 })
