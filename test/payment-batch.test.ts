@@ -118,6 +118,11 @@ describe('a payment batch', () => {
     const wrongAmount = await order(alice.token, shop.merchantId, 700)
     const alreadyPaid = await order(alice.token, shop.merchantId, 300)
     expect(outcomes(await applyPaymentBatch(origin.deps, [paid(alreadyPaid)]))).toEqual(['paid'])
+    // Dave's cap is used up before the batch: his order in it is paid and earns nothing.
+    const dave = await origin.api.login(uniqueOpenid())
+    const d1 = await order(dave.token, capped.merchantId, 2000)
+    const d2 = await order(dave.token, capped.merchantId, 500)
+    expect(outcomes(await applyPaymentBatch(origin.deps, [paid(d1)]))).toEqual(['paid'])
 
     const batch = [
       paid(a1),
@@ -130,6 +135,7 @@ describe('a payment batch', () => {
       paid(a2),
       paid(c2),
       paid(wrongAmount),
+      paid(d2),
     ]
     const before = await batches()
     const settled = await applyPaymentBatch(origin.deps, batch)
@@ -145,12 +151,16 @@ describe('a payment batch', () => {
       'paid',
       'paid',
       'paid',
+      'paid',
     ])
     expect(
       settled.map((s) => (s.status === 'fulfilled' && s.value.outcome === 'paid' ? s.value.awarded : null)),
-    ).toEqual([100, 99, null, null, null, 100, null, 250, 50, 70])
+    ).toEqual([100, 99, null, null, null, 100, null, 250, 50, 70, 0])
     expect(await balanceOf(alice.token)).toBe(100 + 250 + 70 + 30)
     expect(await balanceOf(bob.token)).toBe(99 + 150)
+    expect(await balanceOf(dave.token)).toBe(150)
+    expect((await statusOf(d2.id))?.status).toBe('PAID')
+    expect(await earnTransfers(d2.id)).toBe(0)
     for (const o of [a1, a2, b1, c1, c2, wrongAmount, alreadyPaid]) {
       expect((await statusOf(o.id))?.status).toBe('PAID')
       expect(await earnTransfers(o.id)).toBe(1)

@@ -53,7 +53,7 @@ export function createMetrics() {
     }),
     outboxMessages: counter('outbox_messages_total', 'outbox deliveries by outcome', ['outcome']),
     paymentBatches: counter('payment_batches_total', 'payment batches (group commit) by result', ['result']),
-    paymentsBatched: counter('payment_batched_total', 'payments written by a committed batch'),
+    paymentsBatched: counter('payment_batched_total', 'payments answered by a committed batch'),
     jobLastSuccess: new Gauge({
       name: 'job_last_success_timestamp_seconds',
       help: 'unix time of the last successful run of each job',

@@ -304,8 +304,10 @@ function writeBatch(deps: PaymentDeps, txns: PayTransaction[]): Promise<BatchAns
         throw new Error(`payment batch: ${results[0]!.affectedRows} of ${paying.length} orders marked paid`)
       // The rows are locked, so this can only fail if the lock discipline was broken: stop loudly.
       const moved = ledger ? results[1 + ledger.accountsUpdate]!.affectedRows : 0
-      if (ledger && moved !== accounts.size)
-        throw new Error(`ledger invariant: ${accounts.size - moved} accounts moved under their lock`)
+      if (ledger && moved !== ledger.accountsCredited)
+        throw new Error(
+          `ledger invariant: ${ledger.accountsCredited - moved} accounts moved under their lock`,
+        )
     }
     return answers.map((a): BatchAnswer => {
       if (a === undefined || !('order' in a)) return a
@@ -321,7 +323,7 @@ function ledgerStatements(
   issuance: Map<number, number>,
   transferIds: Map<string, number>,
   now: Date,
-): { statements: string[]; accountsUpdate: number } {
+): { statements: string[]; accountsUpdate: number; accountsCredited: number } {
   const entries: unknown[][] = []
   const lots: NewLot[] = []
   for (const p of credits) {
@@ -340,7 +342,8 @@ function ledgerStatements(
       [acct.id, transferId, acct.lastSeq, p.awarded, acct.balance, 'EARN', refId, m, now],
     )
   }
-  const touched = [...accounts.values()]
+  // Locked but earning nothing (a capped award of 0): left as they are.
+  const touched = [...accounts.values()].filter((a) => a.lastSeq > a.firstSeq)
   const byId = (value: (a: Account) => number) => ({
     text: `CASE id ${touched.map(() => 'WHEN ? THEN ?').join(' ')} END`,
     values: touched.flatMap((a) => [a.id, value(a)]),
@@ -365,7 +368,7 @@ function ledgerStatements(
   ]
   // A credit that only pays off a debt forms no lot.
   if (lots.length > 0) statements.push(insertLotsStatement(lots, now))
-  return { statements, accountsUpdate: 1 }
+  return { statements, accountsUpdate: 1, accountsCredited: touched.length }
 }
 
 const settle = (work: Promise<Applied>) =>
