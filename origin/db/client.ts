@@ -2,7 +2,7 @@
  * MySQL pools and the transaction runner. Writes and read-your-own-write paths use `primary`;
  * `read` is the replica when DATABASE_READ_URL is set, else the primary.
  */
-import { type SQL, sql } from 'drizzle-orm'
+import type { SQL } from 'drizzle-orm'
 import { drizzle, type MySql2Database } from 'drizzle-orm/mysql2'
 import mysql, { type ResultSetHeader } from 'mysql2'
 import * as schema from '../../db/schema.ts'
@@ -90,14 +90,6 @@ export async function selectRows<Row>(db: Db | Tx, query: SQL): Promise<Row[]> {
   return rows as unknown as Row[]
 }
 
-/**
- * A statement with `?` placeholders, formatted by mysql2 — the same escaping mysql2 applies to
- * every query — and handed to drizzle whole. For the payment batch's multi-row statements: built
- * from `sql` fragments, each value costs drizzle several µs of entity checks, a third of a batch's
- * CPU (docs/BENCHMARKS.md). Arrays of arrays become row lists: `VALUES ?` with [[1, 'a'], [2, 'b']].
- */
-export const formatted = (text: string, values: unknown[]): SQL => sql.raw(formatStatement(text, values))
-
 export async function writeRows(db: Db | Tx, query: SQL): Promise<ResultSetHeader> {
   const [result] = await db.execute(query)
   return result
@@ -174,6 +166,10 @@ export async function runBatchTx<T>(db: Database, work: (send: SendStatements) =
   }
 }
 
-/** A statement with its `?` placeholders filled in by mysql2's escaping, for `runBatchTx`. */
+/**
+ * A statement with its `?` placeholders filled in by mysql2's own escaping, for `runBatchTx` and
+ * multi-row statements: built from drizzle `sql` fragments, each value costs several µs of entity
+ * checks. Arrays of arrays become row lists: `VALUES ?` with [[1, 'a'], [2, 'b']].
+ */
 export const formatStatement = (text: string, values: unknown[]): string =>
   mysql.format(text, values as never[], false, 'Z')

@@ -17,8 +17,6 @@ export interface GroupCommitOptions<I, O> {
 
 export interface GroupCommit<I, O> {
   submit(item: I): Promise<O>
-  /** Items waiting or being written, for metrics and tests. */
-  pending(): number
 }
 
 interface Waiting<I, O> {
@@ -31,7 +29,6 @@ export function createGroupCommit<I, O>(opts: GroupCommitOptions<I, O>): GroupCo
   if (!(opts.maxBatch >= 1 && opts.maxInFlight >= 1)) throw new Error('group commit: sizes must be ≥ 1')
   const queue: Array<Waiting<I, O>> = []
   let inFlight = 0
-  let writing = 0
   let scheduled = false
 
   const start = () => {
@@ -39,7 +36,6 @@ export function createGroupCommit<I, O>(opts: GroupCommitOptions<I, O>): GroupCo
     while (inFlight < opts.maxInFlight && queue.length > 0) {
       const batch = queue.splice(0, opts.maxBatch)
       inFlight++
-      writing += batch.length
       void write(batch)
     }
   }
@@ -58,7 +54,6 @@ export function createGroupCommit<I, O>(opts: GroupCommitOptions<I, O>): GroupCo
       for (const w of batch) w.reject(err)
     } finally {
       inFlight--
-      writing -= batch.length
       schedule()
     }
   }
@@ -79,6 +74,5 @@ export function createGroupCommit<I, O>(opts: GroupCommitOptions<I, O>): GroupCo
         schedule()
       })
     },
-    pending: () => queue.length + writing,
   }
 }

@@ -94,10 +94,9 @@ export const paidAtOf = (txn: PayTransaction) =>
 
 /** What a payment cannot be applied to, checked under the order's lock before anything changes. */
 export function mismatchOf(
-  order: Pick<OrderRow, 'subMchid' | 'payableFen'> | undefined,
+  order: Pick<OrderRow, 'subMchid' | 'payableFen'>,
   txn: PayTransaction,
 ): Rejected | undefined {
-  if (!order) return { outcome: 'rejected', why: 'no such order' }
   // A direct order must not be settled by a partner answer, nor one sub-merchant's by another's.
   if ((order.subMchid ?? undefined) !== txn.subMchid) return { outcome: 'rejected', why: 'sub_mchid' }
   if (txn.amountTotalFen !== order.payableFen) return { outcome: 'rejected', why: 'amount' }
@@ -108,9 +107,9 @@ export function mismatchOf(
 export function applyOne(deps: PaymentDeps, txn: PayTransaction): Promise<Applied> {
   return runTx(deps.db.primary, async (tx): Promise<Applied> => {
     const order = await lockOrder(tx, { outTradeNo: txn.outTradeNo })
+    if (!order) return { outcome: 'rejected', why: 'no such order' }
     const mismatch = mismatchOf(order, txn)
     if (mismatch) return mismatch
-    if (!order) throw new Error('unreachable: mismatchOf rejects a missing order')
     if (!PAYABLE.includes(order.status)) return { outcome: 'already_paid' }
     const paidAt = paidAtOf(txn)
     const now = new Date()

@@ -221,8 +221,9 @@ function writeBatch(deps: PaymentDeps, txns: PayTransaction[]): Promise<BatchAns
     const paying: Paying[] = []
     const answers = txns.map((txn): BatchAnswer | Paying => {
       const order = orders.get(txn.outTradeNo)
+      if (!order) return { outcome: 'rejected', why: 'no such order' }
       const mismatch = mismatchOf(order, txn)
-      if (mismatch || !order) return mismatch ?? { outcome: 'rejected', why: 'no such order' }
+      if (mismatch) return mismatch
       if (settled.has(order.outTradeNo) || !PAYABLE.includes(order.status)) return { outcome: 'already_paid' }
       if (order.status !== 'PENDING' || order.redeemReturned > 0) return undefined
       settled.add(order.outTradeNo)
