@@ -15,13 +15,14 @@ import { AppError } from '../../shared/errors.ts'
 import {
   type Db,
   DUPLICATE_KEY,
+  formatStatement,
   mysqlErrno,
   type Numeric,
   selectRows,
   type Tx,
   writeRows,
 } from '../db/client.ts'
-import { formLots, NEVER, takeLots } from './lots.ts'
+import { formLots, freshLotOf, insertLotsStatement, NEVER, type NewLot, takeLots } from './lots.ts'
 
 export const MAX_TRANSFER_POINTS = 1_000_000_000
 export const EARNING_KINDS: readonly TransferKind[] = ['EARN', 'REFUND_CLAWBACK', 'MERCHANT_GRANT']
@@ -73,6 +74,11 @@ interface LockedUserAccount {
 }
 
 const systemAccountIds = new Map<string, number>()
+
+function checkMovable(businessKey: string, points: number): void {
+  if (!Number.isSafeInteger(points) || points <= 0 || points > MAX_TRANSFER_POINTS)
+    throw new Error(`transfer ${businessKey}: points must be a positive integer, got ${points}`)
+}
 
 /** A system account's id if this process has seen it: such a row never changes once created. */
 export const knownSystemAccount = (ref: AccountRef) => systemAccountIds.get(`${ref.kind}:${ref.ownerId}`)
@@ -142,9 +148,7 @@ async function insertTransfer(tx: Tx, req: TransferRequest, debitId: number, cre
  * `applied: false` with the original transfer id, so retried callbacks and jobs are harmless.
  */
 export async function transfer(tx: Tx, req: TransferRequest): Promise<TransferResult> {
-  if (!Number.isSafeInteger(req.points) || req.points <= 0 || req.points > MAX_TRANSFER_POINTS) {
-    throw new Error(`transfer ${req.businessKey}: points must be a positive integer, got ${req.points}`)
-  }
+  checkMovable(req.businessKey, req.points)
   const userSides = [req.debit, req.credit]
     .filter((a) => a.kind === 'USER')
     .sort((a, b) => a.ownerId - b.ownerId)
@@ -224,6 +228,139 @@ export async function transfer(tx: Tx, req: TransferRequest): Promise<TransferRe
     await formLots(tx, acct, req.points, inserted.transferId, req.lotsFrom, req.now)
   }
   return { applied: true, transferId: inserted.transferId, userBalances }
+}
+
+/**
+ * Many credits from system accounts to USER accounts as a few multi-row statements, for the
+ * payment batch: the same rules as `transfer()` (a transfer row per credit under its unique
+ * business key, two entries each, each USER account's seq and balance extended in order, earning
+ * kinds counted in total_earned, a debt paid off before a lot forms). The caller sends
+ * `lockUserAccountsStatement` first, in the same transaction.
+ */
+export const lockUserAccountsStatement = (ownerIds: number[]) =>
+  formatStatement(
+    `SELECT id, owner_id AS ownerId, balance, last_seq AS lastSeq FROM accounts
+     WHERE kind = 'USER' AND owner_id IN (?) ORDER BY owner_id FOR UPDATE`,
+    [[...ownerIds].sort((a, b) => a - b)],
+  )
+
+/** A USER account locked by `lockUserAccountsStatement`, as the batch's credits move it. */
+export interface BatchAccount {
+  id: number
+  balance: number
+  lastSeq: number
+  readonly lockedSeq: number
+  earned: number
+}
+
+/** The rows of `lockUserAccountsStatement` by owner id, as numbers whatever the driver gave. */
+export const batchAccountsOf = (rows: Array<Record<string, unknown>>) =>
+  new Map(
+    rows.map((a): [number, BatchAccount] => {
+      const lastSeq = Number(a.lastSeq)
+      return [
+        Number(a.ownerId),
+        { id: Number(a.id), balance: Number(a.balance), lastSeq, lockedSeq: lastSeq, earned: 0 },
+      ]
+    }),
+  )
+
+export interface BatchCredit {
+  businessKey: string
+  kind: TransferKind
+  debitAccountId: number
+  userId: number
+  points: number
+  merchantId: number
+  refId: string
+}
+
+/** The transfer rows; their ids are read back by business key (`transferIdsStatement`). */
+export function insertTransfersStatement(
+  credits: BatchCredit[],
+  accounts: Map<number, BatchAccount>,
+  now: Date,
+) {
+  for (const c of credits) checkMovable(c.businessKey, c.points)
+  return formatStatement(
+    `INSERT INTO transfers
+       (business_key, kind, debit_account_id, credit_account_id, points, merchant_id, ref_id, created_at)
+     VALUES ?`,
+    [
+      credits.map((c) => [
+        c.businessKey,
+        c.kind,
+        c.debitAccountId,
+        accounts.get(c.userId)!.id,
+        c.points,
+        c.merchantId,
+        c.refId,
+        now,
+      ]),
+    ],
+  )
+}
+
+/** Auto-increment values of one statement need not be consecutive everywhere: read them back. */
+export const transferIdsStatement = (credits: BatchCredit[]) =>
+  formatStatement('SELECT id, business_key AS businessKey FROM transfers WHERE business_key IN (?)', [
+    credits.map((c) => c.businessKey),
+  ])
+
+/**
+ * The credits' entries, the new balances (the caller checks that `balances` changed
+ * `accountsCredited` rows) and their lots (none when every credit only paid off a debt).
+ */
+export function creditEntriesStatements(
+  credits: BatchCredit[],
+  accounts: Map<number, BatchAccount>,
+  transferIds: Array<Record<string, unknown>>,
+  now: Date,
+): { entries: string; balances: string; lots?: string; accountsCredited: number } {
+  const idOf = new Map(transferIds.map((t) => [String(t.businessKey), Number(t.id)]))
+  const entries: unknown[][] = []
+  const lots: NewLot[] = []
+  const earning = (c: BatchCredit) => (EARNING_KINDS.includes(c.kind) ? c.points : 0)
+  for (const c of credits) {
+    const acct = accounts.get(c.userId)!
+    const transferId = idOf.get(c.businessKey)
+    if (transferId === undefined) throw new Error(`transfer ${c.businessKey} was not written`)
+    const lot = freshLotOf(acct.balance, c.points, now)
+    if (lot) lots.push({ accountId: acct.id, transferId, ...lot })
+    acct.balance += c.points
+    acct.lastSeq += 1
+    acct.earned += earning(c)
+    entries.push(
+      [c.debitAccountId, transferId, null, -c.points, null, c.kind, c.refId, c.merchantId, now],
+      [acct.id, transferId, acct.lastSeq, c.points, acct.balance, c.kind, c.refId, c.merchantId, now],
+    )
+  }
+  // Locked but credited nothing (an award the daily cap took to zero): left as they are.
+  const credited = [...accounts.values()].filter((a) => a.lastSeq > a.lockedSeq)
+  const byId = (value: (a: BatchAccount) => number) => ({
+    text: `CASE id ${credited.map(() => 'WHEN ? THEN ?').join(' ')} END`,
+    values: credited.flatMap((a) => [a.id, value(a)]),
+  })
+  const balance = byId((a) => a.balance)
+  const seq = byId((a) => a.lastSeq)
+  const earned = byId((a) => a.earned)
+  const locked = byId((a) => a.lockedSeq)
+  return {
+    entries: formatStatement(
+      `INSERT INTO ledger_entries
+         (account_id, transfer_id, seq, delta, balance_after, kind, ref_id, merchant_id, created_at)
+       VALUES ?`,
+      [entries],
+    ),
+    balances: formatStatement(
+      `UPDATE accounts SET balance = ${balance.text}, last_seq = ${seq.text},
+         total_earned = total_earned + ${earned.text}
+       WHERE id IN (?) AND last_seq = ${locked.text}`,
+      [...balance.values, ...seq.values, ...earned.values, credited.map((a) => a.id), ...locked.values],
+    ),
+    lots: lots.length > 0 ? insertLotsStatement(lots, now) : undefined,
+    accountsCredited: credited.length,
+  }
 }
 
 export interface LedgerInvariantReport {

@@ -180,8 +180,7 @@ export async function formLots(
 }
 
 /** When a lot formed at `now` from fresh points expires; null: never. */
-export const freshLotExpiry = (now: Date) =>
-  ttlSeconds === 0 ? null : new Date(now.getTime() + ttlSeconds * 1000)
+const freshLotExpiry = (now: Date) => (ttlSeconds === 0 ? null : new Date(now.getTime() + ttlSeconds * 1000))
 
 /** The fresh lot a plain credit forms: what is left after paying off the debt of a negative balance. */
 export function freshLotOf(balanceBefore: number, points: number, now: Date) {

@@ -89,7 +89,7 @@ export const batchOrderOf = (r: Record<string, unknown>): BatchOrder => ({
   ruleDailyCapPerUser: numberOrNull(r.ruleDailyCapPerUser),
 })
 
-export interface Payment {
+interface Payment {
   pointsAwarded: number
   transactionId: string | null
   paidAt: Date

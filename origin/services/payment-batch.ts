@@ -18,8 +18,18 @@ import type { ResultSetHeader } from 'mysql2'
 import { formatStatement, runBatchTx, type SendStatements } from '../db/client.ts'
 import type { PayTransaction } from '../wechat/pay-resources.ts'
 import { capByDailyLimit, pointsForOrder, shanghaiDay } from './award-rule.ts'
-import { knownSystemAccount, MAX_TRANSFER_POINTS, merchantIssuance, rememberSystemAccount } from './ledger.ts'
-import { freshLotOf, insertLotsStatement, type NewLot } from './lots.ts'
+import {
+  type BatchAccount,
+  type BatchCredit,
+  batchAccountsOf,
+  creditEntriesStatements,
+  insertTransfersStatement,
+  knownSystemAccount,
+  lockUserAccountsStatement,
+  merchantIssuance,
+  rememberSystemAccount,
+  transferIdsStatement,
+} from './ledger.ts'
 import { applyOne, mismatchOf, paidAtOf, ruleOfOrder } from './order-payment.ts'
 import {
   type BatchOrder,
@@ -42,18 +52,16 @@ interface Paying {
   awarded: number
 }
 
-interface Account {
-  id: number
-  balance: number
-  lastSeq: number
-  firstSeq: number
-  earned: number
-}
-
 /** Per item: its answer, or `undefined` when it is to be applied on its own after the commit. */
 type BatchAnswer = Applied | undefined
 
 type Rows = Array<Record<string, unknown>>
+
+/** Statements for one round trip, each added with the position its result will have. */
+function roundTrip() {
+  const statements: string[] = []
+  return { statements, add: (statement: string) => statements.push(statement) - 1 }
+}
 
 interface DayKey {
   userId: number
@@ -75,8 +83,8 @@ const addToDailyTotals = (keys: DayKey[], delta: (k: DayKey) => number) =>
 
 /**
  * Round trip 2: the daily totals (in primary-key order, so two batches lock shared totals alike)
- * and the payers' accounts, locked; and what the message to each payer needs. Sets each award.
- * Returns the statements that add the capped awards, for round trip 3.
+ * and the payers' accounts, locked; the merchants' issuance accounts; and what the message to each
+ * payer needs. Sets each award. Returns the statement that adds the capped awards, for round trip 3.
  */
 async function lockTotalsAndAccounts(
   send: SendStatements,
@@ -84,28 +92,29 @@ async function lockTotalsAndAccounts(
   withMessages: boolean,
   now: Date,
 ): Promise<{
-  accounts: Map<number, Account>
+  accounts: Map<number, BatchAccount>
   issuance: Map<number, number>
   openids: Map<number, string>
   shops: Map<number, string>
-  cappedAdds: string[]
+  cappedAdd?: string
 }> {
   const earning = paying.filter((p) => p.points > 0)
+  const accounts = new Map<number, BatchAccount>()
+  const issuance = new Map<number, number>()
+  const openids = new Map<number, string>()
+  const shops = new Map<number, string>()
+  if (earning.length === 0) return { accounts, issuance, openids, shops }
+
   const keys = [...new Map(earning.map((p) => [dayId(dayKeyOf(p)), dayKeyOf(p)])).values()].sort(
     (a, b) => a.userId - b.userId || a.merchantId - b.merchantId || a.day.localeCompare(b.day),
   )
   const capped = earning.some((p) => p.order.ruleDailyCapPerUser !== null)
-  const statements: string[] = []
-  if (keys.length > 0 && !capped) {
-    for (const p of earning) p.awarded = p.points
-    const sum = new Map<string, number>()
-    for (const p of earning) sum.set(dayId(dayKeyOf(p)), (sum.get(dayId(dayKeyOf(p))) ?? 0) + p.points)
-    statements.push(addToDailyTotals(keys, (k) => sum.get(dayId(k))!))
-  }
-  if (keys.length > 0 && capped) {
+  const trip = roundTrip()
+  let totals: number | undefined
+  if (capped) {
     // A cap needs today's totals under a lock: create the missing rows (locking all), then read them.
-    statements.push(
-      addToDailyTotals(keys, () => 0),
+    trip.add(addToDailyTotals(keys, () => 0))
+    totals = trip.add(
       formatStatement(
         `SELECT user_id AS userId, merchant_id AS merchantId, DATE_FORMAT(day, '%Y-%m-%d') AS day, points
          FROM daily_awards WHERE ${keys.map(() => '(user_id = ? AND merchant_id = ? AND day = ?)').join(' OR ')}
@@ -113,100 +122,84 @@ async function lockTotalsAndAccounts(
         keys.flatMap((k) => [k.userId, k.merchantId, k.day]),
       ),
     )
+  } else {
+    for (const p of earning) p.awarded = p.points
+    const sum = new Map<string, number>()
+    for (const p of earning) sum.set(dayId(dayKeyOf(p)), (sum.get(dayId(dayKeyOf(p))) ?? 0) + p.points)
+    trip.add(addToDailyTotals(keys, (k) => sum.get(dayId(k))!))
   }
-  const userIds = [...new Set(earning.map((p) => p.order.userId))].sort((a, b) => a - b)
+  const userIds = [...new Set(earning.map((p) => p.order.userId))]
   const merchantIds = [...new Set(earning.map((p) => p.order.merchantId))]
-  const issuance = new Map<number, number>()
+  const locked = trip.add(lockUserAccountsStatement(userIds))
   for (const m of merchantIds) {
     const known = knownSystemAccount(merchantIssuance(m))
     if (known !== undefined) issuance.set(m, known)
   }
   const unknownMerchants = merchantIds.filter((m) => !issuance.has(m))
-  if (userIds.length > 0) {
-    statements.push(
-      formatStatement(
-        `SELECT id, owner_id AS ownerId, balance, last_seq AS lastSeq FROM accounts
-         WHERE kind = 'USER' AND owner_id IN (?) ORDER BY owner_id FOR UPDATE`,
-        [userIds],
-      ),
-    )
-    // The merchants' issuance accounts, created if missing, on this connection: another
-    // connection could wait for a pool slot held by a payment waiting on this batch's locks.
-    if (unknownMerchants.length > 0)
-      statements.push(
-        formatStatement('INSERT IGNORE INTO accounts (kind, owner_id, created_at) VALUES ?', [
-          unknownMerchants.map((m) => ['MERCHANT_ISSUANCE', m, now]),
-        ]),
-        formatStatement(
-          "SELECT id, owner_id AS ownerId FROM accounts WHERE kind = 'MERCHANT_ISSUANCE' AND owner_id IN (?)",
-          [unknownMerchants],
-        ),
-      )
-    if (withMessages) {
-      statements.push(
-        formatStatement('SELECT id, openid FROM users WHERE id IN (?)', [userIds]),
-        formatStatement('SELECT id, name FROM merchants WHERE id IN (?)', [merchantIds]),
-      )
-    }
-  }
-  const accounts = new Map<number, Account>()
-  const openids = new Map<number, string>()
-  const shops = new Map<number, string>()
-  if (statements.length === 0) return { accounts, issuance, openids, shops, cappedAdds: [] }
-  const results = await send(statements)
-  let next = 0
-  const cappedAdds: string[] = []
-  if (capped) {
-    next = 1
-    const today = new Map(
-      (results[next++] as Rows).map((r) => [
-        dayId({ userId: Number(r.userId), merchantId: Number(r.merchantId), day: String(r.day) }),
-        Number(r.points),
-      ]),
-    )
-    for (const k of keys) if (!today.has(dayId(k))) throw new Error(`daily total ${dayId(k)} not locked`)
-    const delta = new Map<string, number>()
-    for (const p of earning) {
-      const k = dayId(dayKeyOf(p))
-      const before = today.get(k)!
-      p.awarded = capByDailyLimit(p.points, p.order.ruleDailyCapPerUser, before)
-      today.set(k, before + p.awarded)
-      if (p.awarded > 0) delta.set(k, (delta.get(k) ?? 0) + p.awarded)
-    }
-    const grown = keys.filter((k) => delta.has(dayId(k)))
-    if (grown.length > 0) cappedAdds.push(addToDailyTotals(grown, (k) => delta.get(dayId(k))!))
-  } else if (keys.length > 0) next = 1
-  if (userIds.length > 0) {
-    for (const a of results[next++] as Rows) {
-      const lastSeq = Number(a.lastSeq)
-      accounts.set(Number(a.ownerId), {
-        id: Number(a.id),
-        balance: Number(a.balance),
-        lastSeq,
-        firstSeq: lastSeq,
-        earned: 0,
-      })
-    }
-    if (accounts.size !== userIds.length) throw new Error('payment batch: a user account is missing')
-    if (unknownMerchants.length > 0) {
-      // Remembered only if none was created here: this transaction may yet roll back.
-      const created = (results[next++] as ResultSetHeader).affectedRows
-      for (const a of results[next++] as Rows) {
-        issuance.set(Number(a.ownerId), Number(a.id))
-        if (created === 0) rememberSystemAccount(merchantIssuance(Number(a.ownerId)), Number(a.id))
-      }
-      if (unknownMerchants.some((m) => !issuance.has(m)))
-        throw new Error('payment batch: an issuance account could not be created')
-    }
-    if (withMessages) {
-      for (const u of results[next++] as Rows) openids.set(Number(u.id), String(u.openid))
-      for (const m of results[next++] as Rows) shops.set(Number(m.id), String(m.name))
-    }
-  }
-  return { accounts, issuance, openids, shops, cappedAdds }
-}
+  // Created if missing on this connection: another connection could wait for a pool slot held by
+  // a payment waiting on this batch's locks.
+  const created =
+    unknownMerchants.length > 0
+      ? trip.add(
+          formatStatement('INSERT IGNORE INTO accounts (kind, owner_id, created_at) VALUES ?', [
+            unknownMerchants.map((m) => ['MERCHANT_ISSUANCE', m, now]),
+          ]),
+        )
+      : undefined
+  const issuers =
+    unknownMerchants.length > 0
+      ? trip.add(
+          formatStatement(
+            "SELECT id, owner_id AS ownerId FROM accounts WHERE kind = 'MERCHANT_ISSUANCE' AND owner_id IN (?)",
+            [unknownMerchants],
+          ),
+        )
+      : undefined
+  const payers = withMessages
+    ? trip.add(formatStatement('SELECT id, openid FROM users WHERE id IN (?)', [userIds]))
+    : undefined
+  const merchantNames = withMessages
+    ? trip.add(formatStatement('SELECT id, name FROM merchants WHERE id IN (?)', [merchantIds]))
+    : undefined
 
-const earnKey = (p: Paying) => `EARN:${p.order.id}`
+  const results = await send(trip.statements)
+  for (const [ownerId, account] of batchAccountsOf(results[locked] as Rows)) accounts.set(ownerId, account)
+  if (accounts.size !== userIds.length) throw new Error('payment batch: a user account is missing')
+  if (issuers !== undefined) {
+    // Remembered only if none was created here: this transaction may yet roll back.
+    const createdNone = (results[created!] as ResultSetHeader).affectedRows === 0
+    for (const a of results[issuers] as Rows) {
+      issuance.set(Number(a.ownerId), Number(a.id))
+      if (createdNone) rememberSystemAccount(merchantIssuance(Number(a.ownerId)), Number(a.id))
+    }
+    if (unknownMerchants.some((m) => !issuance.has(m)))
+      throw new Error('payment batch: an issuance account could not be created')
+  }
+  if (payers !== undefined)
+    for (const u of results[payers] as Rows) openids.set(Number(u.id), String(u.openid))
+  if (merchantNames !== undefined)
+    for (const m of results[merchantNames] as Rows) shops.set(Number(m.id), String(m.name))
+  if (totals === undefined) return { accounts, issuance, openids, shops }
+
+  const today = new Map(
+    (results[totals] as Rows).map((r) => [
+      dayId({ userId: Number(r.userId), merchantId: Number(r.merchantId), day: String(r.day) }),
+      Number(r.points),
+    ]),
+  )
+  const delta = new Map<string, number>()
+  for (const p of earning) {
+    const k = dayId(dayKeyOf(p))
+    const before = today.get(k)
+    if (before === undefined) throw new Error(`daily total ${k} not locked`)
+    p.awarded = capByDailyLimit(p.points, p.order.ruleDailyCapPerUser, before)
+    today.set(k, before + p.awarded)
+    if (p.awarded > 0) delta.set(k, (delta.get(k) ?? 0) + p.awarded)
+  }
+  const grown = keys.filter((k) => delta.has(dayId(k)))
+  const cappedAdd = grown.length > 0 ? addToDailyTotals(grown, (k) => delta.get(dayId(k))!) : undefined
+  return { accounts, issuance, openids, shops, cappedAdd }
+}
 
 /** The batch's one transaction; answers each payment, or leaves it for the lone path. */
 function writeBatch(deps: PaymentDeps, txns: PayTransaction[]): Promise<BatchAnswer[]> {
@@ -233,81 +226,73 @@ function writeBatch(deps: PaymentDeps, txns: PayTransaction[]): Promise<BatchAns
       return p
     })
     if (paying.length > 0) {
-      const { accounts, issuance, openids, shops, cappedAdds } = await lockTotalsAndAccounts(
+      const { accounts, issuance, openids, shops, cappedAdd } = await lockTotalsAndAccounts(
         send,
         paying,
         template !== undefined,
         now,
       )
-      const credits = paying.filter((p) => p.awarded > 0)
-      for (const p of credits) {
-        if (!Number.isSafeInteger(p.awarded) || p.awarded > MAX_TRANSFER_POINTS)
-          throw new Error(`order ${p.order.id}: award ${p.awarded} is not a movable amount`)
-      }
-      // Round trip 3: the transfers, and their ids (auto-increment values of one statement need
-      // not be consecutive everywhere, so they are read back by business key).
-      const transferIds = new Map<string, number>()
-      if (credits.length > 0) {
-        const results = await send([
-          ...cappedAdds,
-          formatStatement(
-            `INSERT INTO transfers
-               (business_key, kind, debit_account_id, credit_account_id, points, merchant_id, ref_id, created_at)
-             VALUES ?`,
-            [
-              credits.map((p) => [
-                earnKey(p),
-                'EARN',
-                issuance.get(p.order.merchantId),
-                accounts.get(p.order.userId)!.id,
-                p.awarded,
-                p.order.merchantId,
-                String(p.order.id),
-                now,
-              ]),
-            ],
-          ),
-          formatStatement('SELECT id, business_key AS businessKey FROM transfers WHERE business_key IN (?)', [
-            credits.map(earnKey),
-          ]),
-        ])
-        for (const t of results.at(-1) as Rows) transferIds.set(String(t.businessKey), Number(t.id))
-      }
-      // Round trip 4: entries, balances, lots, the orders and the messages.
-      const ledger =
-        credits.length > 0 ? ledgerStatements(credits, accounts, issuance, transferIds, now) : undefined
-      const marking = markPaidManyStatement(
-        paying.map((p) => ({
-          order: p.order,
-          pointsAwarded: p.awarded,
-          transactionId: p.txn.transactionId ?? null,
-          paidAt: p.paidAt,
-        })),
-        now,
+      const earned = paying.filter((p) => p.awarded > 0)
+      const credits = earned.map(
+        (p): BatchCredit => ({
+          businessKey: `EARN:${p.order.id}`,
+          kind: 'EARN',
+          debitAccountId: issuance.get(p.order.merchantId)!,
+          userId: p.order.userId,
+          points: p.awarded,
+          merchantId: p.order.merchantId,
+          refId: String(p.order.id),
+        }),
       )
-      const message =
-        template && credits.length > 0
-          ? pointsEarnedStatement(
-              template,
-              credits.map((p) => ({
-                orderId: p.order.id,
-                userId: p.order.userId,
-                merchantName: shops.get(p.order.merchantId) ?? '',
-                points: p.awarded,
-                at: now,
-              })),
-              openids,
-            )
-          : undefined
-      const statements = [marking, ...(ledger?.statements ?? []), ...(message ? [message] : [])]
-      const results = (await send(statements)) as ResultSetHeader[]
-      if (results[0]!.affectedRows !== paying.length)
-        throw new Error(`payment batch: ${results[0]!.affectedRows} of ${paying.length} orders marked paid`)
-      // The rows are locked, so this can only fail if the lock discipline was broken: stop loudly.
-      const moved = ledger ? results[1 + ledger.accountsUpdate]!.affectedRows : 0
-      if (ledger && moved !== ledger.accountsCredited)
+      // Round trip 4 (and 3 first when anything is credited): the orders, the ledger, the messages.
+      const last = roundTrip()
+      const marked = last.add(
+        markPaidManyStatement(
+          paying.map((p) => ({
+            order: p.order,
+            pointsAwarded: p.awarded,
+            transactionId: p.txn.transactionId ?? null,
+            paidAt: p.paidAt,
+          })),
+          now,
+        ),
+      )
+      let balances: { at: number; expected: number } | undefined
+      if (credits.length > 0) {
+        // Round trip 3: the capped awards' totals, the transfers, and their ids.
+        const third = roundTrip()
+        if (cappedAdd) third.add(cappedAdd)
+        third.add(insertTransfersStatement(credits, accounts, now))
+        const ids = third.add(transferIdsStatement(credits))
+        const written = (await send(third.statements))[ids] as Rows
+        const ledger = creditEntriesStatements(credits, accounts, written, now)
+        last.add(ledger.entries)
+        balances = { at: last.add(ledger.balances), expected: ledger.accountsCredited }
+        if (ledger.lots) last.add(ledger.lots)
+        const message =
+          template &&
+          pointsEarnedStatement(
+            template,
+            earned.map((p) => ({
+              orderId: p.order.id,
+              userId: p.order.userId,
+              merchantName: shops.get(p.order.merchantId) ?? '',
+              points: p.awarded,
+              at: now,
+            })),
+            openids,
+          )
+        if (message) last.add(message)
+      }
+      const results = (await send(last.statements)) as ResultSetHeader[]
+      if (results[marked]!.affectedRows !== paying.length)
         throw new Error(
-          `ledger invariant: ${ledger.accountsCredited - moved} accounts moved under their lock`,
+          `payment batch: ${results[marked]!.affectedRows} of ${paying.length} orders marked paid`,
+        )
+      // The rows are locked, so this can only fail if the lock discipline was broken: stop loudly.
+      if (balances && results[balances.at]!.affectedRows !== balances.expected)
+        throw new Error(
+          `ledger invariant: ${balances.expected - results[balances.at]!.affectedRows} accounts moved under their lock`,
         )
     }
     return answers.map((a): BatchAnswer => {
@@ -315,61 +300,6 @@ function writeBatch(deps: PaymentDeps, txns: PayTransaction[]): Promise<BatchAns
       return { outcome: 'paid', awarded: a.awarded, retaken: 0 }
     })
   })
-}
-
-/** The EARN entries, the accounts' new balances (statement `accountsUpdate`) and the lots. */
-function ledgerStatements(
-  credits: Paying[],
-  accounts: Map<number, Account>,
-  issuance: Map<number, number>,
-  transferIds: Map<string, number>,
-  now: Date,
-): { statements: string[]; accountsUpdate: number; accountsCredited: number } {
-  const entries: unknown[][] = []
-  const lots: NewLot[] = []
-  for (const p of credits) {
-    const acct = accounts.get(p.order.userId)!
-    const transferId = transferIds.get(earnKey(p))
-    if (transferId === undefined) throw new Error(`payment batch: transfer ${earnKey(p)} not written`)
-    const refId = String(p.order.id)
-    const m = p.order.merchantId
-    const lot = freshLotOf(acct.balance, p.awarded, now)
-    if (lot) lots.push({ accountId: acct.id, transferId, ...lot })
-    acct.balance += p.awarded
-    acct.lastSeq += 1
-    acct.earned += p.awarded
-    entries.push(
-      [issuance.get(m), transferId, null, -p.awarded, null, 'EARN', refId, m, now],
-      [acct.id, transferId, acct.lastSeq, p.awarded, acct.balance, 'EARN', refId, m, now],
-    )
-  }
-  // Locked but earning nothing (a capped award of 0): left as they are.
-  const touched = [...accounts.values()].filter((a) => a.lastSeq > a.firstSeq)
-  const byId = (value: (a: Account) => number) => ({
-    text: `CASE id ${touched.map(() => 'WHEN ? THEN ?').join(' ')} END`,
-    values: touched.flatMap((a) => [a.id, value(a)]),
-  })
-  const balance = byId((a) => a.balance)
-  const seq = byId((a) => a.lastSeq)
-  const earned = byId((a) => a.earned)
-  const before = byId((a) => a.firstSeq)
-  const statements = [
-    formatStatement(
-      `INSERT INTO ledger_entries
-         (account_id, transfer_id, seq, delta, balance_after, kind, ref_id, merchant_id, created_at)
-       VALUES ?`,
-      [entries],
-    ),
-    formatStatement(
-      `UPDATE accounts SET balance = ${balance.text}, last_seq = ${seq.text},
-         total_earned = total_earned + ${earned.text}
-       WHERE id IN (?) AND last_seq = ${before.text}`,
-      [...balance.values, ...seq.values, ...earned.values, touched.map((a) => a.id), ...before.values],
-    ),
-  ]
-  // A credit that only pays off a debt forms no lot.
-  if (lots.length > 0) statements.push(insertLotsStatement(lots, now))
-  return { statements, accountsUpdate: 1, accountsCredited: touched.length }
 }
 
 const settle = (work: Promise<Applied>) =>
