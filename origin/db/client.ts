@@ -168,8 +168,9 @@ export async function runBatchTx<T>(db: Database, work: (send: SendStatements) =
 
 /**
  * A statement with its `?` placeholders filled in by mysql2's own escaping, for `runBatchTx` and
- * multi-row statements: built from drizzle `sql` fragments, each value costs several µs of entity
- * checks. Arrays of arrays become row lists: `VALUES ?` with [[1, 'a'], [2, 'b']].
+ * multi-row statements: built from drizzle `sql` fragments instead, drizzle's per-value checks were
+ * a fifth of the origin's CPU in the award profile (docs/BENCHMARKS.md, third round). Arrays of
+ * arrays become row lists: `VALUES ?` with [[1, 'a'], [2, 'b']].
  */
 export const formatStatement = (text: string, values: unknown[]): string =>
   mysql.format(text, values as never[], false, 'Z')
